@@ -1,0 +1,1 @@
+"""pytest plugin of gntk-checks (filled in by the framework)."""
