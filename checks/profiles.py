@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["PROFILES", "Budget", "register_profiles", "active_profile", "budget"]
+__all__ = ["PROFILES", "Budget", "register_profiles", "ensure_registered", "active_profile", "budget"]
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,16 @@ _SUPPRESS = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data
              HealthCheck.differing_executors]
 
 
-def register_profiles() -> None:
-    """Register ``ci``, ``dev`` and ``hunt`` with Hypothesis and load the selected one."""
+def register_profiles(load: bool = True) -> None:
+    """Register ``ci``, ``dev`` and ``hunt`` with Hypothesis and (by default) load the selected one."""
     settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=20,
                               suppress_health_check=_SUPPRESS, print_blob=True)
     settings.register_profile("dev", deadline=None, max_examples=60, suppress_health_check=_SUPPRESS,
                               print_blob=True)
     settings.register_profile("hunt", deadline=None, max_examples=1000, suppress_health_check=_SUPPRESS,
                               print_blob=True, phases=tuple(Phase))
-    settings.load_profile(active_profile())
+    if load:
+        settings.load_profile(active_profile())
 
 
 def active_profile() -> str:
@@ -59,3 +60,11 @@ def budget(profile: str | None = None) -> Budget:
     """The :class:`Budget` of ``profile`` (default: the loaded Hypothesis profile)."""
     name = profile or settings._current_profile or active_profile()  # noqa: SLF001
     return PROFILES.get(name, PROFILES["ci"])
+
+
+def ensure_registered() -> None:
+    """Register the profiles if nobody has (a run outside pytest), without changing the loaded one."""
+    try:
+        settings.get_profile("hunt")
+    except Exception:  # hypothesis raises InvalidArgument for an unknown profile
+        register_profiles(load=False)

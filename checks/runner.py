@@ -155,8 +155,9 @@ def run_variant(variant: Variant, *, profile: Optional[str] = None, max_examples
                 database=None, time_budget_s: Optional[float] = None, shrink_budget_s: Optional[float] = None,
                 record: bool = True) -> VariantResult:
     """Search one variant and judge it against its declared outcome (module docstring)."""
-    from .profiles import active_profile
+    from .profiles import active_profile, ensure_registered
 
+    ensure_registered()
     profile = profile or settings._current_profile or active_profile()  # noqa: SLF001
     b = budget(profile)
     time_budget_s = variant.time_budget_s * b.time_factor if time_budget_s is None else time_budget_s
