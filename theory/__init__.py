@@ -14,7 +14,7 @@ H1, H2, H (3.6)          ``kernels.gram_particles``, ``kernels.gram_p0``
 Lambda = lambda_min(H(p0))  ``kernels.Lambda``
 lambda0 = sqrt(Lambda/n) ``kernels.lambda0``
 A1, A2                   ``bounds.A1``, ``bounds.A2``
-R(P)                     ``bounds.radius``
+R(P)                     ``bounds.radius_R``
 alpha of (4.1)           ``bounds.alpha_min``
 critical radius R*       ``R_crit`` (Lemma 5.1)
 p* (minimiser of Q)      ``gibbs.solve_gibbs``

@@ -80,23 +80,47 @@ class GConstants:
 
 def _tanh_derivs(z: np.ndarray, upto: int):
     t = np.tanh(z)
-    q = 1.0 - t * t
-    out = [t, q, -2.0 * t * q, -2.0 * q * (1.0 - 3.0 * t * t), 8.0 * t * q * (2.0 - 3.0 * t * t)]
-    return out[: upto + 1]
+    out = [t]
+    if upto >= 1:
+        q = 1.0 - t * t
+        out.append(q)
+        if upto >= 2:
+            out.append(-2.0 * t * q)
+        if upto >= 3:
+            out.append(-2.0 * q * (1.0 - 3.0 * t * t))
+        if upto >= 4:
+            out.append(8.0 * t * q * (2.0 - 3.0 * t * t))
+    return out
 
 
 def _sigmoid_derivs(z: np.ndarray, upto: int):
     s = special.expit(z)
-    d1 = s * (1.0 - s)
-    d2 = d1 * (1.0 - 2.0 * s)
-    out = [s, d1, d2, d1 * (1.0 - 6.0 * d1), d2 * (1.0 - 12.0 * d1)]
-    return out[: upto + 1]
+    out = [s]
+    if upto >= 1:
+        d1 = s * (1.0 - s)
+        out.append(d1)
+        if upto >= 2:
+            d2 = d1 * (1.0 - 2.0 * s)
+            out.append(d2)
+            if upto >= 3:
+                out.append(d1 * (1.0 - 6.0 * d1))
+            if upto >= 4:
+                out.append(d2 * (1.0 - 12.0 * d1))
+    return out
 
 
 def _erf_derivs(z: np.ndarray, upto: int):
-    e1 = (2.0 / _SQRT_PI) * np.exp(-z * z)
-    out = [special.erf(z), e1, -2.0 * z * e1, (4.0 * z * z - 2.0) * e1, (12.0 * z - 8.0 * z ** 3) * e1]
-    return out[: upto + 1]
+    out = [special.erf(z)]
+    if upto >= 1:
+        e1 = (2.0 / _SQRT_PI) * np.exp(-z * z)
+        out.append(e1)
+        if upto >= 2:
+            out.append(-2.0 * z * e1)
+        if upto >= 3:
+            out.append((4.0 * z * z - 2.0) * e1)
+        if upto >= 4:
+            out.append((12.0 * z - 8.0 * z ** 3) * e1)
+    return out
 
 
 def _identity_derivs(z: np.ndarray, upto: int):
@@ -318,23 +342,25 @@ _HALF_WIDTH = 40.0
 _TAIL = 1.0e6
 
 
-def certified_sup(g: Func, lipschitz: float, *, half_width: float = _HALF_WIDTH, n_grid: int = 200_001) -> float:
+def certified_sup(g: Func, lipschitz, *, half_width: float = _HALF_WIDTH, n_grid: int = 200_001) -> float:
     """An upper bound on ``sup_z |g(z)|``: grid max on [-L, L] + (spacing/2) * Lipschitz + tails.
 
     On a grid of spacing ``delta`` every point lies within ``delta/2`` of a node, so
-    ``|g(z)| <= max_nodes |g| + (delta/2) * sup|g'|``.  Outside [-L, L] the function is assumed
-    monotone in |z| (true for the saturating activations of this project); the values at
-    ``|z| = 1e6`` bound the tails.
+    ``|g(z)| <= max_nodes (|g(node)| + (delta/2) * L(node))`` where ``L(node)`` bounds |g'| on the
+    half-cell around the node.  ``lipschitz`` is a number (a global bound) or a callable
+    ``(nodes, delta) -> local bounds``.  Outside [-L, L] the function is assumed monotone in |z|
+    (true for the saturating activations of this project); the values at ``|z| = 1e6`` bound the tails.
     """
-    if not (np.isfinite(lipschitz) and lipschitz >= 0):
-        raise DomainError(f"lipschitz must be a finite number >= 0, got {lipschitz!r}")
     grid = np.linspace(-half_width, half_width, n_grid)
     delta = grid[1] - grid[0]
+    lip = np.asarray(lipschitz(grid, delta) if callable(lipschitz) else lipschitz, dtype=np.float64)
+    if not (np.all(np.isfinite(lip)) and np.all(lip >= 0)):
+        raise DomainError(f"lipschitz must be finite and >= 0, got {lipschitz!r}")
     vals = np.abs(np.asarray(g(grid), dtype=np.float64))
     tails = np.abs(np.asarray(g(np.array([-_TAIL, _TAIL])), dtype=np.float64))
     if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(tails))):
         raise DomainError("the function is not finite on the grid; its sup cannot be certified")
-    return float(max(vals.max() + 0.5 * delta * lipschitz, tails.max()))
+    return float(max(np.max(vals + 0.5 * delta * lip), tails.max()))
 
 
 def certified_constants(act: Activation) -> GConstants:
@@ -357,6 +383,7 @@ def certified_constants(act: Activation) -> GConstants:
     g2 = certified_sup(d(1), g3)
     g1 = certified_sup(d(0), g2)
     zg = lambda z: act.derivatives(z, 2)[1] + z * act.derivatives(z, 2)[2]  # noqa: E731
-    lip4 = 2.0 * g3 + _HALF_WIDTH * g5
+    # d/dz (h' + z h'') = 2 h'' + z h3: on the half-cell around a node z0, |z| <= |z0| + delta/2.
+    lip4 = lambda z, delta: 2.0 * g3 + (np.abs(z) + 0.5 * delta) * g5  # noqa: E731
     g4 = certified_sup(zg, lip4)
     return GConstants(g1, g2, g3, g4, g5, method="certified-bound")

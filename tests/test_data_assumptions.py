@@ -1,0 +1,200 @@
+"""Datasets and Assumptions 4.1-4.3 (MATH 2.4, E14)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from theory.activations import ERF, RELU, SIGMOID, TANH, Activation, combination, scaled
+from theory.assumptions import (AssumptionReport, assumption_4_1, assumption_4_2, assumption_4_3,
+                                lambda_tolerance, warn_if_outside_4_1)
+from theory.data import check_dataset, orthonormal_inputs, sphere_inputs, unit_directions
+from theory.errors import DomainError, NonFiniteError, PremiseWarning, ShapeError
+from theory.kernels import kernel_constants
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+
+
+def test_check_dataset_returns_float_arrays():
+    X, y = check_dataset([[1, 0], [0, 1]], [1, -1])
+    assert X.dtype == np.float64 and y.dtype == np.float64 and y.shape == (2,)
+    X2, none = check_dataset(X)
+    assert none is None and X2 is not None
+
+
+@pytest.mark.parametrize("X,y,err,msg", [
+    (np.ones(3), None, ShapeError, "X must have 2 dimension"),
+    (np.ones((0, 2)), None, ShapeError, "X must be non-empty"),
+    (np.ones((2, 0)), None, ShapeError, "X must be non-empty"),
+    (np.array([[1.0, np.nan]]), None, NonFiniteError, "X must be finite"),
+    (np.ones((2, 2)), np.ones(3), ShapeError, "y must have length 2"),
+    (np.ones((2, 2)), np.array([1.0, np.inf]), NonFiniteError, "y must be finite"),
+    (np.ones((2, 2)), np.ones((2, 1)), ShapeError, "y must have 1 dimension"),
+    ("X", None, TypeError, "X must be an array of numbers"),
+])
+def test_check_dataset_rejects(X, y, err, msg):
+    with pytest.raises(err, match=msg):
+        check_dataset(X, y)
+
+
+def test_unit_directions():
+    X = unit_directions([0, 90, 180])
+    np.testing.assert_allclose(X, [[1, 0], [0, 1], [-1, 0]], atol=1e-15)
+    np.testing.assert_allclose(unit_directions([math.pi / 2], degrees=False), [[0, 1]], atol=1e-15)
+    with pytest.raises(ShapeError, match="angles must be non-empty"):
+        unit_directions([])
+
+
+def test_orthonormal_inputs():
+    np.testing.assert_array_equal(orthonormal_inputs(2, 3), [[1, 0, 0], [0, 1, 0]])
+    X = orthonormal_inputs(3, 5, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(X @ X.T, np.eye(3), atol=1e-14)
+    assert not np.allclose(X, np.eye(5)[:3])
+    with pytest.raises(DomainError, match="n must be <= d"):
+        orthonormal_inputs(4, 3)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        orthonormal_inputs(2, 3, rng="seed")
+
+
+def test_sphere_inputs():
+    X = sphere_inputs(50, 4, np.random.default_rng(1), r_min=0.3, r_max=0.9)
+    r = np.linalg.norm(X, axis=1)
+    assert X.shape == (50, 4) and r.min() >= 0.3 - 1e-15 and r.max() <= 0.9 + 1e-15
+    with pytest.raises(DomainError, match="need 0 <= r_min <= r_max"):
+        sphere_inputs(3, 2, 0, r_min=0.9, r_max=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assumption 4.1
+# ---------------------------------------------------------------------------------------------
+
+def test_4_1_holds_on_unit_vectors_despite_rounding():
+    X = np.random.default_rng(2).standard_normal((20, 7))
+    X /= np.linalg.norm(X, axis=1)[:, None]  # norms 1 up to a few eps
+    rep = assumption_4_1(X, np.ones(20))
+    assert rep.holds and rep.status == "holds" and abs(rep.margin) <= 1e-15
+
+
+def test_4_1_reports_large_input_with_margin():
+    X = np.array([[0.5, 0.0], [1.2, 0.5]])
+    rep = assumption_4_1(X, [0.1, -0.3])
+    assert not rep.holds and rep.status == "fails"
+    assert rep.margin == pytest.approx(1 - 1.3, rel=1e-14)
+    assert "max|x_i| = 1.3" in rep.detail
+
+
+def test_4_1_reports_large_label():
+    rep = assumption_4_1(np.eye(2) * 0.5, [0.2, -1.5])
+    assert rep.status == "fails" and rep.margin == pytest.approx(-0.5)
+
+
+def test_warn_if_outside_4_1():
+    with pytest.warns(PremiseWarning, match="outside Assumption 4.1"):
+        rep = warn_if_outside_4_1(np.array([[2.0, 0.0]]))
+    assert rep.margin == pytest.approx(-1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_if_outside_4_1(np.eye(2), [1, 1]).holds
+
+
+def test_4_1_bad_input():
+    with pytest.raises(ShapeError, match="y must have length 2"):
+        assumption_4_1(np.eye(2), [1.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Assumption 4.2
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act", [TANH, SIGMOID, ERF, scaled(TANH, 2, 0.5), "tanh"], ids=str)
+def test_4_2_holds_for_smooth_activations(act):
+    rep = assumption_4_2(act)
+    assert rep.holds and rep.margin == math.inf and "G = " in rep.detail
+
+
+@pytest.mark.parametrize("act", [RELU, "softplus", "identity"], ids=str)
+def test_4_2_fails_for_flagged_activations(act):
+    rep = assumption_4_2(act)
+    assert rep.status == "fails" and rep.margin == -math.inf and "non-admissible" in rep.detail
+
+
+def test_4_2_bad_input():
+    with pytest.raises(TypeError, match="activation must be an Activation or a name"):
+        assumption_4_2(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assumption 4.3 (MATH 2.4)
+# ---------------------------------------------------------------------------------------------
+
+DEGENERATE = [
+    ("tanh antipodal", np.array([[0.6, 0.8], [-0.6, -0.8], [1.0, 0.0]]), TANH, "x_1 = -x_0"),
+    ("erf antipodal", np.array([[0.6, 0.8], [-0.6, -0.8], [1.0, 0.0]]), ERF, "x_1 = -x_0"),
+    ("tanh zero input", np.array([[0.0, 0.0], [0.6, 0.8], [1.0, 0.0]]), TANH, "x_0 = 0"),
+    ("erf zero input", np.array([[1.0, 0.0], [0.0, 0.0]]), scaled(ERF, 2, 0.5), "x_1 = 0"),
+    ("sigmoid x,-x,0", np.array([[0.6, 0.8], [-0.6, -0.8], [0.0, 0.0]]), SIGMOID, "indistinguishable"),
+    ("sigmoid duplicate", np.array([[0.6, 0.8], [0.3, 0.1], [0.6, 0.8]]), SIGMOID, "x_0 = x_2"),
+    ("3-D antipodal", np.array([[0.2, -0.4, 0.5], [0.9, 0.1, 0.0], [-0.2, 0.4, -0.5]]), TANH, "x_2 = -x_0"),
+]
+
+
+@pytest.mark.parametrize("name,X,act,why", DEGENERATE, ids=[c[0] for c in DEGENERATE])
+def test_4_3_fails_on_degenerate_data(name, X, act, why):
+    rep = assumption_4_3(X, act)
+    assert rep.status == "fails" and not rep.holds, rep.detail
+    assert why in rep.detail and "indistinguishable from 0" in rep.detail
+
+
+def test_4_3_fails_for_constant_activation():
+    const = Activation(name="const", derivs=lambda z, upto: [np.full_like(z, 0.7)] + [np.zeros_like(z)] * upto)
+    rep = assumption_4_3(unit_directions([0, 45, 90]), const)
+    assert rep.status == "fails"
+
+
+@pytest.mark.parametrize("act", [TANH, SIGMOID, ERF, combination([1.0, 0.5], [TANH, SIGMOID])], ids=lambda a: a.name)
+def test_4_3_holds_on_generic_data(act):
+    X = sphere_inputs(5, 3, np.random.default_rng(11), r_min=0.3)
+    rep = assumption_4_3(X, act)
+    assert rep.status == "holds" and rep.margin > 0
+    consts = kernel_constants(X, act)
+    assert rep.margin == pytest.approx(consts.Lambda - lambda_tolerance(consts), rel=1e-12)
+
+
+def test_4_3_math_3_4_example_and_precomputed_constants():
+    X = unit_directions([0, 45, 90, 135])
+    consts = kernel_constants(X, TANH)
+    rep = assumption_4_3(X, TANH, constants=consts)
+    assert rep.holds and "Lambda = 0.0737737" in rep.detail
+
+
+def test_4_3_negative_lambda_is_inconclusive():
+    X = unit_directions([0, 45])
+    consts = kernel_constants(X, TANH)
+    fake = type(consts)(**{**consts.__dict__, "Lambda": -1e-3})
+    rep = assumption_4_3(X, TANH, constants=fake)
+    assert rep.status == "inconclusive" and "increase K" in rep.detail
+
+
+def test_4_3_tolerance_formula():
+    consts = kernel_constants(unit_directions([0, 45, 90]), TANH)
+    eps = np.finfo(float).eps
+    assert lambda_tolerance(consts) == 3 * consts.quad_error + 64 * 3 * eps * consts.H_norm
+
+
+def test_4_3_bad_input():
+    with pytest.raises(ShapeError, match="X must have 2 dimension"):
+        assumption_4_3(np.ones(2), TANH)
+
+
+def test_report_is_consistent():
+    with pytest.raises(ValueError, match="contradicts"):
+        AssumptionReport(holds=True, margin=1.0, detail="", status="fails")
+    with pytest.raises(ValueError, match="status must be"):
+        AssumptionReport(holds=False, margin=1.0, detail="", status="maybe")
+    with pytest.raises(ValueError, match="margin must not be NaN"):
+        AssumptionReport(holds=False, margin=float("nan"), detail="", status="fails")
