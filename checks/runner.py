@@ -110,13 +110,14 @@ class _Collector:
 
     def add(self, v: Verdict, *, explicit: bool = False) -> None:
         r = self.result
-        r.counts[v.status.value] += 1
         if explicit:
             r.explicit += 1
         elif self.found_at is None:
             r.cases += 1
         else:
             r.shrink_calls += 1
+            return  # shrinking varies a known counterexample: not a case tried (module docstring)
+        r.counts[v.status.value] += 1
         if v.status is Status.PREMISE_FAILED:
             r.rejected += 1
             return
@@ -144,7 +145,10 @@ def _settings_for(variant: Variant, profile: str, max_examples: Optional[int], d
     b = budget(profile)
     n = max_examples or max(1, int(round(variant.max_examples * b.example_factor)))
     base = settings.get_profile(profile)
-    kwargs = dict(max_examples=n, deadline=None, report_multiple_bugs=False,
+    # Phase.explain re-runs the shrunk case many times only to comment on which arguments matter;
+    # the verdict already says what matters, and it tripled the time of each shrink.
+    phases = tuple(p for p in base.phases if p is not Phase.explain)
+    kwargs = dict(max_examples=n, deadline=None, report_multiple_bugs=False, phases=phases,
                   suppress_health_check=list(HealthCheck))
     if database is not None:
         kwargs["database"] = database

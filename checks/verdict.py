@@ -139,7 +139,7 @@ class Verdict:
     def slack_ratio(self) -> float:
         """bound/observed ('<=') or observed/bound ('>='); > 1 holds; conventions of the module doc."""
         big, small = (self.bound, self.observed) if self.relation == "<=" else (self.observed, self.bound)
-        if big > 0 and small > 0:
+        if big > 0 and small > 0 and not (math.isinf(big) and math.isinf(small)):
             return big / small
         s = self.slack
         return math.inf if s > 0 else (0.0 if s < 0 else 1.0)
@@ -170,9 +170,21 @@ class Verdict:
             return Status.VIOLATED
         if excess <= self.tolerance + self.z * self.stderr:
             return Status.INCONCLUSIVE
-        if self.confirmation is None or self.confirmation.status is not Status.VIOLATED:
+        if self.confirmation is None or not self.confirmation._confirms():
             return Status.INCONCLUSIVE
         return Status.VIOLATED
+
+    def _confirms(self) -> bool:
+        """Whether this verdict, as the fresh-seed re-run of another, confirms its violation.
+
+        An estimated re-run confirms when its own excess is beyond tolerance + z * its stderr; it
+        needs no confirmation of its own (that would be an infinite regress).
+        """
+        if self.premise_failed or self.inconclusive:
+            return False
+        if self.tier is Tier.ESTIMATED:
+            return self.excess > self.tolerance + self.z * self.stderr
+        return self.status is Status.VIOLATED
 
     @property
     def status(self) -> Status:

@@ -1,0 +1,281 @@
+"""Reports (checks/report.py, checks/plugin.py): table, JSON schema, plots, merge of xdist workers."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from checks import plugin, report, runner
+from checks.registry import Claim, Expected, Variant
+from checks.report import (ReportSchemaError, build_report, check_report, format_table, load_report,
+                           results_from_json, results_from_report, results_to_json, short_case, validate,
+                           write_json, write_plots)
+from checks.runner import VariantResult, run_variant
+from checks.strategies import seeds
+from checks.verdict import Tier, Verdict
+
+TOY = Claim("toy-1", "Toy 1", "a <= limit")
+
+
+def _check(limit):
+    def check(case):
+        return Verdict(claim="toy-1/x", observed=case["a"], bound=limit, case=dict(case), extra={"a": case["a"]})
+    return check
+
+
+def _variant(name, expected, limit):
+    strat = lambda: st.fixed_dictionaries({"a": st.integers(0, 1000), "seed": seeds()})  # noqa: E731
+    return Variant(TOY, name, expected, Tier.EXACT, "toy", strat, _check(limit), max_examples=25)
+
+
+def _manual(variant_id, outcome="pass", kept=(), message="", profile="ci"):
+    claim, _, name = variant_id.partition("/")
+    return VariantResult(variant_id, claim, claim.title(), name, "counterexample" if "mutant" in name else "holds",
+                         "exact", outcome=outcome, message=message, kept=list(kept), profile=profile, elapsed_s=0.5)
+
+
+LEMMA_5_1_KEPT = [{"status": "HOLDS", "normalised_slack": 0.1 * i, "slack_ratio": 1.0 + i,
+                   "extra": {"P_min": 2.0 ** i, "G": 1.0 + i, "log_inv_lambda0": 3.0 - 0.5 * i}} for i in range(5)]
+
+
+@pytest.fixture(scope="module")
+def results():
+    holds = run_variant(_variant("stated", Expected.HOLDS, 2000), profile="ci", record=False)
+    audit = run_variant(_variant("audit", Expected.REPORT, 500), profile="ci", record=False)
+    return [audit, _manual("toy-2/stated", "fail", message="violation found: toy-2 boom"), holds,
+            _manual("toy-1/mutant-a", "pass"), _manual("toy-1/mutant-b", "fail", message="probe did not reproduce"),
+            _manual("lemma-5.1/audit", kept=LEMMA_5_1_KEPT)]
+
+
+# -- table --------------------------------------------------------------------------------------
+def test_table_rows_columns_and_order(results):
+    text = format_table(results)
+    lines = text.splitlines()
+    assert lines[0].split() == ["variant", "expected", "outcome", "cases", "H", "V", "I", "P", "min", "slack",
+                                "ratio", "tightest", "case", "time"]
+    rows = [ln.split()[0] for ln in lines[2:] if ln.split()[0] in
+            ("toy-1/stated", "toy-1/audit", "toy-2/stated", "lemma-5.1/audit")]
+    assert rows == ["lemma-5.1/audit", "toy-1/stated", "toy-1/audit", "toy-2/stated"]   # claim, then kind
+    holds, audit = results[2], results[0]
+    row = next(ln for ln in lines if ln.startswith("toy-1/stated")).split()
+    assert row[1:8] == ["holds", "pass", "25", "25", "0", "0", "0"]
+    assert row[8] == f"{holds.min_slack:.3g}" and row[9] == f"{holds.min_slack_ratio:.3g}"
+    assert short_case(holds.tightest["case"]) in text
+    arow = next(ln for ln in lines if ln.startswith("toy-1/audit")).split()
+    assert int(arow[5]) == audit.counts["VIOLATED"] > 0
+    assert next(ln for ln in lines if ln.startswith("toy-2/stated")).split()[1:3] == ["holds", "FAIL"]
+    assert not any(ln.startswith("toy-1/mutant") for ln in lines)   # mutants appear as kill rates only
+    assert "mutant kill rate: toy-1 1/2 (survived: mutant-b)" in text
+    assert "FAIL toy-2/stated [holds]: violation found: toy-2 boom" in text
+    assert format_table(list(reversed(results))) == text   # xdist finishing order does not matter
+
+
+def test_table_without_results():
+    assert format_table([]) == "(no claim variants were run)"
+
+
+def test_short_case():
+    assert short_case({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+    long = short_case({"k": "x" * 100}, width=20)
+    assert len(long) == 20 and long.endswith("...")
+    assert short_case(None) == "-"
+
+
+# -- JSON report ----------------------------------------------------------------------------------
+def test_report_validates_and_records_the_environment(results):
+    rep = build_report(results)
+    assert validate(rep) == []
+    env = rep["environment"]
+    import hypothesis
+    import scipy
+
+    assert env["versions"]["numpy"] == np.__version__ and env["versions"]["scipy"] == scipy.__version__
+    assert env["versions"]["hypothesis"] == hypothesis.__version__ and env["versions"]["numba"]
+    assert env["blas"] and any(b.get("name") or b.get("internal_api") for b in env["blas"])
+    assert env["cpu"] and env["cpu_count"] >= 1 and env["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert rep["profile"] == "ci" and rep["summary"]["variants"] == 6
+    assert rep["summary"]["outcomes"] == {"pass": 4, "fail": 2, "error": 0}
+    assert rep["kill_rates"] == {"toy-1": {"killed": 1, "total": 2, "rate": 0.5, "survivors": ["mutant-b"]}}
+    assert build_report(results + [_manual("toy-3/stated", profile="dev")])["profile"] == "mixed"
+
+
+def test_report_round_trip_through_a_file(results, tmp_path):
+    rep = build_report(results)
+    path = write_json(rep, tmp_path / "sub" / "claims-report.json")
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text          # strict JSON
+    assert list(tmp_path.joinpath("sub").iterdir()) == [path]     # the temporary file was renamed
+    back = load_report(path)
+    assert back == rep
+    by_id = {r.variant_id: r.to_dict() for r in results}
+    assert all(r.to_dict() == by_id[r.variant_id] for r in results_from_report(back))
+
+
+def _broken(rep, edit):
+    rep = copy.deepcopy(rep)
+    edit(rep)
+    return rep
+
+
+BROKEN = {
+    "missing counts": (lambda r: r["results"][0].pop("counts"), "missing required key 'counts'"),
+    "bad outcome": (lambda r: r["results"][0].update(outcome="maybe"), "'maybe' is not one of"),
+    "negative cases": (lambda r: r["results"][0].update(cases=-1), "-1 < minimum 0"),
+    "unknown top key": (lambda r: r.update(extra=1), "unexpected key 'extra'"),
+    "bad verdict status": (lambda r: r["results"][1]["tightest"].update(status="OK"), "tightest"),
+    "nan as string": (lambda r: r["results"][1].update(min_slack="nan"), "min_slack"),
+    "rate above 1": (lambda r: r["kill_rates"]["toy-1"].update(rate=1.5), "1.5 > maximum 1"),
+    "no numpy version": (lambda r: r["environment"]["versions"].pop("numpy"), "missing required key 'numpy'"),
+    "kept slack out of range": (lambda r: r["results"][1]["kept"][0].update(normalised_slack=3.0), "kept[0]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_schema_rejects_broken_reports(results, name):
+    edit, where = BROKEN[name]
+    bad = _broken(build_report(results), edit)
+    errors = validate(bad)
+    assert errors and any(where in e for e in errors), errors
+    with pytest.raises(ReportSchemaError, match="report does not match report_schema.json"):
+        check_report(bad)
+
+
+def test_schema_agrees_with_jsonschema(results):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(report.SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    good = build_report(results)
+    assert validator.is_valid(good) and validate(good) == []
+    for name, (edit, _) in BROKEN.items():
+        bad = _broken(good, edit)
+        assert not validator.is_valid(bad) and validate(bad), name
+
+
+def test_validator_rejects_remote_references():
+    with pytest.raises(ValueError, match="only local"):
+        validate({}, {"$ref": "https://example.org/schema.json"})
+
+
+def test_results_json_round_trip(results):
+    back = results_from_json(results_to_json(results))
+    assert [r.to_dict() for r in back] == [r.to_dict() for r in results]
+    with pytest.raises(TypeError, match="expected a JSON list"):
+        results_from_json('{"a": 1}')
+
+
+# -- plots ----------------------------------------------------------------------------------------
+def test_plots_per_claim_and_registered(results, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    seen = []
+    monkeypatch.setattr(report, "PLOTS", dict(report.PLOTS))
+
+    @report.register_plot("toy-1", "custom")
+    def custom(rs, fig):
+        seen.append(sorted(r.variant_id for r in rs))
+        fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+        return True
+
+    out = write_plots(results, tmp_path, prefix="run-")
+    names = sorted(p.name for p in out.paths)
+    assert out.skipped is None
+    assert names == ["run-lemma_5_1-pmin.png", "run-lemma_5_1-slack.png", "run-toy_1-custom.png",
+                     "run-toy_1-slack.png"]   # toy-2 kept no cases: nothing to draw
+    assert seen == [["toy-1/audit", "toy-1/stated"]]   # a claim's plots get its results, mutants excluded
+    for p in out.paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2000
+
+
+def test_plots_skipped_without_matplotlib(results, tmp_path, monkeypatch):
+    for mod in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, mod, None)   # import of any of them now raises ImportError
+    out = write_plots(results, tmp_path)
+    assert out.paths == () and out.skipped.startswith("plots skipped: matplotlib is not installed")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- plugin: merging xdist workers ----------------------------------------------------------------
+class _Node:
+    def __init__(self, text):
+        self.workeroutput = {plugin.WORKER_KEY: text} if text is not None else {}
+
+
+class _Config:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_plugin_merges_worker_outputs(results, monkeypatch):
+    monkeypatch.setattr(runner, "RESULTS", [results[0]])
+    session = plugin.ClaimsSession(_Config())
+    session.pytest_sessionstart(None)
+    runner.RESULTS.append(results[2])   # run on the controller itself (no xdist)
+    session.pytest_testnodedown(_Node(results_to_json(results[3:5])), None)
+    session.pytest_testnodedown(_Node(None), None)   # a worker that ran no claims
+    merged = session.results()
+    assert [r.variant_id for r in merged] == ["toy-1/stated", "toy-1/mutant-a", "toy-1/mutant-b"]
+
+
+def test_plugin_worker_ships_its_results(results, monkeypatch):
+    monkeypatch.setattr(runner, "RESULTS", [])
+    config = _Config(workerinput={"workerid": "gw0"}, workeroutput={})
+    session = plugin.ClaimsSession(config)
+    runner.RESULTS.extend(results[:2])
+    session.pytest_sessionfinish(None, 0)
+    shipped = results_from_json(config.workeroutput[plugin.WORKER_KEY])
+    assert [r.to_dict() for r in shipped] == [r.to_dict() for r in results[:2]]
+
+
+TOY_SUITE = '''
+import pytest
+from hypothesis import strategies as st
+from checks.registry import Claim, Expected, Variant
+from checks.runner import run_variant
+from checks.verdict import Tier, Verdict
+
+C = Claim("toy-9", "Toy 9", "a <= limit")
+
+def make(name, limit):
+    def check(case):
+        return Verdict(claim="toy-9/" + name, observed=case["a"], bound=limit, case=dict(case))
+    return Variant(C, name, Expected.HOLDS, Tier.EXACT, "toy", lambda: st.fixed_dictionaries(
+        {"a": st.integers(0, 100)}), check, max_examples=10)
+
+@pytest.mark.parametrize("name", ["stated", "corrected", "probe", "audit"])
+def test_toy(name):
+    assert run_variant(make(name, 1000)).outcome == "pass"
+'''
+
+
+def test_pytest_xdist_run_merges_workers(tmp_path):
+    pytest.importorskip("xdist")
+    (tmp_path / "conftest.py").write_text("from checks.profiles import register_profiles\nregister_profiles()\n")
+    (tmp_path / "test_toy.py").write_text(textwrap.dedent(TOY_SUITE))
+    env = {**os.environ, "CI": "true", "GNTK_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q",
+                           "--claims-report", "out/claims.json", "test_toy.py"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gntk-checks: 4 claim variant run(s)" in proc.stdout, proc.stdout
+    for name in ("stated", "corrected", "probe", "audit"):
+        assert f"toy-9/{name} " in proc.stdout
+    rep = load_report(tmp_path / "out" / "claims.json")   # validated against the schema
+    assert sorted(r["name"] for r in rep["results"]) == ["audit", "corrected", "probe", "stated"]
+    assert all(r["cases"] == 10 for r in rep["results"])
+    assert "claims report:" in proc.stdout
+    if _has_matplotlib():
+        assert (tmp_path / "out" / "claims-toy_9-slack.png").exists()
+
+
+def _has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
