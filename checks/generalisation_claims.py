@@ -1,0 +1,1007 @@
+"""Lemma 5.6 and Theorem 4.5: the 0-1 risk through the square loss (MATH 4.8, 4.9; E4, E5, E10-E13, E18).
+
+Claims
+    lemma-5.6    with probability >= 1 - delta over S ~ D^N, uniformly over f in F_KL(M) (M fixed before
+                 sampling, E13): ``E_D 1{y f <= 0} <= sqrt(E_S (f-y)^2) + 4 R_N(F_KL(M)) + 6 sqrt(log(2/delta)/(2N))``.
+    theorem-4.5  with probability >= 1 - delta: ``E_D 1{y f(p*, x) <= 0} <= (8G+1) sqrt(Dbar/N) + 6 sqrt(...)``
+                 with ``Dbar = chi^2(p_true || p0)`` (E5) and G = max G_i (E18).
+
+A sample S of size N from a finite support of k points is a multiplicity vector w ~ Multinomial(N, prob),
+so every quantity costs O(k) in N: the 0-1 risk is exact on the support, the square loss is weighted by
+w / N, and p* comes from the multiplicity-weighted dual of :mod:`theory.gibbs`.
+
+"Uniformly over f" (Lemma 5.6) is a search over witnesses of two families along directions
+``S(theta) = c0 + c.h(theta)``: the DV tilts ``p_beta ∝ p0 e^{beta u S}`` of MATH 4.7 (``f = alpha beta E_pi[S h]``,
+``KL = beta^2 E_pi S^2 - log E_N e^{beta^2 S^2/2}``) and the mean shifts ``u | theta ~ N(beta S, 1)`` of MATH 4.6
+(``f = alpha beta E_N[S h]`` exactly linear, ``KL = beta^2 E_N S^2 / 2``).  Directions: ``c = H2^+ (s o y)`` for
+every sign pattern s, the constants ``c0 = +-1`` (the sigmoid construction of MATH 4.8), on each sample the
+fits of the sampled points only (missing points extrapolated or flipped), and optionally the direction of
+p*_S; on each ray beta runs over a geometric grid below the ball's edge and around the linear fit.  The
+complexity is its certified upper value ``alpha G1 min{psi(M)/sqrt N, sqrt(2M)}`` (the corrected Lemma 5.5,
+valid for every sample), the left side counts only errors whose sign survives the K vs 2K refinement, and a
+witness is admitted only when its refined KL plus the refinement difference is <= M.  So a witness with
+``lhs - rhs > tol`` is a violation for that sample; finding none is "no violation found".
+
+"With probability >= 1 - delta" is a one-sided binomial test over R samples: it needs at least m failing
+samples, m the least count with ``P(Bin(R, delta) >= m) <= ALPHA_CP`` (the false alarm of DESIGN's z = 5),
+which is the same as the Clopper-Pearson lower bound on the failure frequency exceeding delta.  The verdict
+shows the m-th worst sample (``observed`` its left side, ``bound`` its right side), so it is VIOLATED iff
+the test rejects, and only after a confirmation on a fresh sample stream (estimated tier).  When R is too
+small for any m the verdict is ``undecidable`` (a failure is then INCONCLUSIVE, never a violation).
+
+Cases (JSON-able; rebuilt deterministically)
+    support: ``k`` (2-4 points), ``d`` (1-2), ``seed`` (inputs of :func:`checks.strategies.build_dataset`
+    with directions >= 30 degrees apart) or ``angles_deg`` (unit inputs in the plane); ``labels`` in
+    ``LABEL_KINDS`` (``pm1`` random signs, ``halfspace`` sign(v.x), ``inside`` y_scale * U(-1, 1),
+    ``const`` y_scale, ``given`` with a list ``y``); ``prob`` ``"uniform"`` or ``"random"`` (Dirichlet(2));
+    ``act`` ``{"base", "c", "s"}``.  Lemma 5.6: ``alpha, M, N, delta, reps, gibbs, lam_frac`` (lam of the
+    p*_S witness is ``lam_frac alpha^2/N``).  Theorem 4.5: ``alpha, lam_frac, N, delta, reps``
+    (``lam = lam_frac alpha^2/N`` keeps the premise ``alpha >= sqrt(N lam)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+from hypothesis import strategies as st
+from scipy.optimize import brentq
+from scipy.special import logsumexp
+from scipy.stats import beta as beta_dist, binom, norm
+
+from theory.activations import Activation
+from theory.errors import DomainError, GntkError
+from theory.generalisation import Teacher, realisable_teacher, theorem45_chain, theorem45_rhs
+from theory.gibbs import make_rule, solve_gibbs
+from theory.rademacher import corrected_bound, critical_M, kl_ball_sup, rademacher, stated_bound
+
+from .profiles import budget
+from .registry import Claim, Expected, Variant, register
+from .strategies import build_activation, build_dataset, log_uniform, seeds
+from .verdict import DEFAULT_Z, Tier, Verdict
+
+__all__ = ["LEMMA_56", "THEOREM_45", "ALPHA_CP", "LABEL_KINDS", "Support", "build_support", "draw_samples",
+           "reps_to_certify", "failures_needed", "clopper_pearson", "SampleOutcome", "binomial_verdict",
+           "Lemma56Setup", "lemma56_setup", "WitnessTable", "witness_table", "lemma56_sample",
+           "Theorem45Setup", "theorem45_setup", "theorem45_sample", "check_lemma56_stated",
+           "check_lemma56_corrected", "check_lemma56_audit", "check_theorem45_stated", "check_theorem45_audit",
+           "lemma56_cases", "theorem45_cases", "MATH_4_8_CASE", "ANTIPODAL_CASE", "STATED_SHRUNK_CASE",
+           "NONVACUOUS_CASE", "MUTANTS"]
+
+LEMMA_56 = Claim(
+    id="lemma-5.6", paper_ref="Lemma 5.6",
+    statement="with probability >= 1 - delta over S, uniformly over f in F_KL(M): E_D 1{y f(x) < 0} <= "
+              "sqrt(E_S |f - y|^2) + 4 R_n(F_KL(M)) + 6 sqrt(log(2/delta)/(2n))",
+    premises=("Assumption 4.1 (|x| <= 1, |y| <= 1)", "M fixed before sampling (E13)",
+              "y in {-1, +1} (hidden premise, E11)"),
+    family="generalisation")
+THEOREM_45 = Claim(
+    id="theorem-4.5", paper_ref="Theorem 4.5",
+    statement="with probability >= 1 - delta: E_D 1{y f(p*, x) < 0} <= (8G + 1) sqrt(Dbar/n) + "
+              "6 sqrt(log(2/delta)/(2n)), Dbar = chi^2(p_true || p0)",
+    premises=("y = int u h(theta, x) dp_true on supp(D) with chi^2(p_true || p0) < inf",
+              "Assumptions 4.1-4.2", "alpha >= sqrt(n lam) > 0", "labels in {-1, +1} (hidden H1, E11)",
+              "alpha >= 1 (hidden H2, E12)", "Dbar/alpha^2 <= 1/2 (hidden H3, E10)"),
+    family="generalisation")
+
+#: One-sided false alarm of the binomial test: the normal tail at DESIGN's z = 5 (2.87e-7).
+ALPHA_CP = float(norm.sf(DEFAULT_Z))
+LABEL_KINDS = ("pm1", "halfspace", "inside", "const", "given")
+#: Inputs at least this far from parallel: keeps H2(p0) well conditioned, so c = H2^+ y stays moderate.
+MIN_ANGLE_DEG = 30.0
+#: Coarse nodes per dimension of the witness and p* rules by rank (fine = 2K); 40^2 nodes keep a ci
+#: case well under a second, and the K vs 2K refinement decides what is resolved.
+COARSE_K = {0: 1, 1: 80, 2: 40, 3: 16}
+#: Points of a witness ray, beta = beta_M * r: a geometric grid from the ball's edge down to 1e-3 of it.
+RAY_FRACTIONS = np.geomspace(1.0, 1e-3, 25)
+#: ... and multiples of the linear-fit beta (where alpha beta E_N[S h] is closest to the ray's target),
+#: which the geometric grid is too coarse to hit.
+FIT_MULTIPLIERS = np.array([0.5, 0.7, 0.85, 0.95, 1.0, 1.05, 1.2, 1.5])
+#: Sample-fit witnesses give missing points the output -MISSING_FLIP * y: a wrong sign at a small KL cost.
+MISSING_FLIP = 0.1
+#: beta_M is solved for KL = M / (1 + KL_MARGIN) so that rounding never puts the edge outside the ball.
+KL_MARGIN = 1e-9
+#: A sign of f counts only when |f| exceeds its refinement error by this absolute margin (rounding of f).
+SIGN_FLOOR = 1e-12
+#: Relative rounding of sums of a few O(1) terms (the right-hand sides).
+RHS_RTOL = 1e-12
+#: Exact R_hat_S by 2^(N-1) sign vectors only for samples this small (< ~0.2 s each).
+EXACT_COMPLEXITY_MAX_N = 6
+
+
+# ------------------------------------------------------------------------------------ support
+@dataclass(frozen=True, eq=False)
+class Support:
+    """The law D: points X (k, d), labels y (k,), probabilities prob (k,), activation act."""
+
+    X: np.ndarray
+    y: np.ndarray
+    prob: np.ndarray
+    act: Activation
+    labels: str
+
+
+def _inputs(case: Mapping[str, Any]) -> np.ndarray:
+    if "angles_deg" in case:
+        a = np.radians(np.asarray(case["angles_deg"], dtype=np.float64))
+        return np.stack([np.cos(a), np.sin(a)], axis=1)
+    X, _ = build_dataset({"n": int(case["k"]), "d": int(case["d"]), "seed": int(case["seed"]),
+                          "labels": "pm1", "r_min": 0.5, "min_angle_deg": MIN_ANGLE_DEG})
+    return X
+
+
+def _labels(case: Mapping[str, Any], X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    kind, k = case.get("labels", "pm1"), X.shape[0]
+    if kind not in LABEL_KINDS:
+        raise DomainError(f"case['labels'] must be one of {LABEL_KINDS}, got {kind!r}")
+    if kind == "given":
+        y = np.asarray(case["y"], dtype=np.float64)
+        if y.shape != (k,) or np.any(np.abs(y) > 1.0):
+            raise DomainError(f"case['y'] must hold {k} labels in [-1, 1], got {case['y']!r}")
+        return y
+    if kind == "pm1":
+        return rng.choice([-1.0, 1.0], size=k)
+    if kind == "halfspace":
+        return np.where(X @ rng.standard_normal(X.shape[1]) >= 0.0, 1.0, -1.0)
+    scale = float(case["y_scale"])
+    if not 0.0 < scale <= 1.0:
+        raise DomainError(f"case['y_scale'] must lie in (0, 1], got {case['y_scale']!r}")
+    return scale * (rng.uniform(-1.0, 1.0, size=k) if kind == "inside" else np.ones(k))
+
+
+def build_support(case: Mapping[str, Any]) -> Support:
+    """The finite-support law D of a case (module docstring); labels and prob use ``default_rng([seed, 1])``."""
+    X = _inputs(case)
+    rng = np.random.default_rng([int(case.get("seed", 0)), 1])
+    y = _labels(case, X, rng)
+    kind = case.get("prob", "uniform")
+    if kind not in ("uniform", "random"):
+        raise DomainError(f"case['prob'] must be 'uniform' or 'random', got {kind!r}")
+    k = X.shape[0]
+    prob = np.full(k, 1.0 / k) if kind == "uniform" else rng.dirichlet(np.full(k, 2.0))
+    return Support(X=X, y=y, prob=prob, act=build_activation(case["act"]), labels=str(case.get("labels", "pm1")))
+
+
+#: Streams of ``default_rng([seed, stream])``: the samples of a verdict, and those of its confirmation.
+SAMPLE_STREAM, CONFIRM_STREAM = 7, 8
+
+
+def draw_samples(prob: np.ndarray, N: int, reps: int, seed: int, stream: int) -> np.ndarray:
+    """Multiplicity vectors (reps, k) of reps samples of size N, from ``default_rng([seed, stream])``."""
+    rng = np.random.default_rng([int(seed), int(stream)])
+    return rng.multinomial(int(N), prob, size=int(reps)).astype(np.float64)
+
+
+def _confidence_term(N: float, delta: float) -> float:
+    return 6.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * N))
+
+
+# ---------------------------------------------------------------------- the probability part
+def reps_to_certify(delta: float, alpha: float = ALPHA_CP) -> int:
+    """Fewest samples R for which R failures out of R reject ``P(failure) <= delta`` (delta^R <= alpha)."""
+    return max(1, math.ceil(math.log(alpha) / math.log(delta) - 1e-12))
+
+
+def failures_needed(reps: int, delta: float, alpha: float = ALPHA_CP) -> Optional[int]:
+    """Least m with ``P(Bin(reps, delta) >= m) <= alpha`` (None when even m = reps is not enough)."""
+    m = np.arange(1, int(reps) + 1)
+    ok = np.nonzero(binom.sf(m - 1, int(reps), delta) <= alpha)[0]
+    return int(m[ok[0]]) if ok.size else None
+
+
+def clopper_pearson(k: int, n: int, alpha: float = ALPHA_CP) -> Tuple[float, float]:
+    """One-sided Clopper-Pearson bounds (each at level 1 - alpha) on a binomial proportion k/n."""
+    lo = float(beta_dist.ppf(alpha, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(beta_dist.ppf(1.0 - alpha, k + 1, n - k)) if k < n else 1.0
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """One sample S: ``lhs`` (errors of resolved sign), ``rhs``, ``tol`` (refinement error of rhs - lhs),
+    ``lhs_upper`` (lhs plus the mass of unresolved signs) and report-only ``detail``."""
+
+    lhs: float
+    rhs: float
+    tol: float
+    lhs_upper: float
+    detail: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def excess(self) -> float:
+        return self.lhs - self.rhs
+
+    @property
+    def fails(self) -> bool:
+        return self.excess > self.tol
+
+    @property
+    def ambiguous(self) -> bool:
+        return not self.fails and self.lhs_upper - self.rhs > self.tol
+
+
+def binomial_verdict(claim: str, outcomes: Sequence[SampleOutcome], delta: float, case, premises,
+                     extra: Mapping[str, Any], tier: Tier) -> Verdict:
+    """The verdict of the probability statement over ``outcomes`` (module docstring: the m-th worst sample)."""
+    R = len(outcomes)
+    fails = sum(o.fails for o in outcomes)
+    amb = sum(o.ambiguous for o in outcomes)
+    m = failures_needed(R, delta)
+    order = sorted(range(R), key=lambda i: outcomes[i].excess - outcomes[i].tol, reverse=True)
+    chosen = outcomes[order[(m or 1) - 1]]
+    undecidable = inconclusive = None
+    if m is None:
+        undecidable = (f"{R} samples cannot reject P(failure) <= delta = {delta:.4g} at false alarm "
+                       f"{ALPHA_CP:.2g} (needs >= {reps_to_certify(delta)})")
+    elif fails < m <= fails + amb:
+        inconclusive = f"{amb} samples with unresolved signs of f could decide the binomial test"
+    lo, hi = clopper_pearson(fails, R)
+    ext = {**dict(extra), "samples": R, "failures": fails, "unresolved": amb, "failures_needed": m,
+           "cp_lower": lo, "cp_upper": hi, "cp_upper_95": clopper_pearson(fails, R, 0.05)[1],
+           "failure_frequency": fails / R, "chosen": chosen.detail}
+    return Verdict(claim=claim, observed=chosen.lhs, bound=chosen.rhs, relation="<=", tier=tier, stderr=0.0,
+                   tolerance=chosen.tol, tolerance_reason="K vs 2K refinement of the sides; the sampling error "
+                   f"enters through the binomial test (m-th worst of R samples, false alarm {ALPHA_CP:.2g})",
+                   case=dict(case), premises=dict(premises), inconclusive=inconclusive, undecidable=undecidable,
+                   extra=ext)
+
+
+def _would_violate(v: Verdict) -> bool:
+    m = v.extra["failures_needed"]
+    return m is not None and v.extra["failures"] >= m and not v.inconclusive
+
+
+def _with_confirmation(v: Verdict, outcomes_fn, delta, case, premises, extra) -> Verdict:
+    """Attach the re-run on the fresh sample stream when the first run would reject (estimated tier)."""
+    if not _would_violate(v):
+        return v
+    conf = binomial_verdict(v.claim, outcomes_fn(CONFIRM_STREAM), delta, case, premises, extra, Tier.EXACT)
+    return dataclasses.replace(v, confirmation=conf)
+
+
+
+def _premise_failed(claim: str, case, premises, reason: str) -> Verdict:
+    return Verdict(claim=claim, observed=0.0, bound=0.0, tier=Tier.EXACT, case=dict(case),
+                   premises=dict(premises), premise_failed=reason)
+
+
+# ----------------------------------------------------------------------- Lemma 5.6 witnesses
+@dataclass(frozen=True, eq=False)
+class _Rule:
+    logw: np.ndarray      # (Nq,) log weights (-inf where a weight underflows)
+    h: np.ndarray         # (Nq, k) activation at the nodes
+
+
+def _coarse_K(X: np.ndarray) -> int:
+    return COARSE_K[min(make_rule(X, 1).rank, 3)]
+
+
+def _rules(X: np.ndarray, act: Activation) -> Tuple[_Rule, _Rule]:
+    coarse = make_rule(X, _coarse_K(X))
+    fine = make_rule(X, 2 * coarse.K)
+    out = []
+    for r in (coarse, fine):
+        with np.errstate(divide="ignore"):
+            out.append(_Rule(np.log(r.weights), act.derivatives(r.z, 0)[0]))
+    return out[0], out[1]
+
+
+def _tilt(rule: _Rule, S: np.ndarray, betas: np.ndarray):
+    """KL (B,) and ``E_pi[S h]`` (B, k) of ``p_beta ∝ p0 e^{beta u S}`` for each beta (MATH 4.7)."""
+    E = rule.logw[:, None] + 0.5 * (betas[None, :] * S[:, None]) ** 2
+    logZ = logsumexp(E, axis=0)
+    pi = np.exp(E - logZ)
+    kl = betas ** 2 * (pi.T @ (S * S)) - logZ
+    return kl, pi.T @ (S[:, None] * rule.h)
+
+
+def _edge_beta(fine: _Rule, S: np.ndarray, M: float) -> float:
+    """beta_M with KL(p_beta) = M/(1 + KL_MARGIN) on the fine rule (KL increases from 0 to inf in beta)."""
+    target = M / (1.0 + KL_MARGIN)
+
+    def g(lb):
+        kl = _tilt(fine, S, np.array([math.exp(lb)]))[0][0]
+        return math.log(max(kl, 1e-300)) - math.log(target)
+
+    # KL ~ beta^2/2 as beta -> 0 (E_N S^2 = 1), and grows at least like beta^2 max S^2 / 2 - log(max weight)
+    lo, hi = 0.5 * math.log(target), 0.5 * math.log(2.0 * target) + 1.0
+    for _ in range(200):
+        if g(lo) <= 0.0:
+            break
+        lo -= 2.0
+    for _ in range(200):
+        if g(hi) >= 0.0:
+            break
+        hi += 1.0
+    return math.exp(brentq(g, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=200))
+
+
+@dataclass(frozen=True, eq=False)
+class Rays:
+    """Witness rays: names (D,), beta (D, B), f (D, B, k) and KL (D, B) on the coarse and fine rules."""
+
+    names: Tuple[str, ...]
+    beta: np.ndarray
+    f_coarse: np.ndarray
+    f_fine: np.ndarray
+    kl_coarse: np.ndarray
+    kl_fine: np.ndarray
+
+    @staticmethod
+    def concat(a: "Rays", b: "Rays") -> "Rays":
+        return Rays(a.names + b.names, *(np.concatenate([getattr(a, n), getattr(b, n)]) for n in
+                                        ("beta", "f_coarse", "f_fine", "kl_coarse", "kl_fine")))
+
+
+def _ray_points(edge: float, fit: float) -> np.ndarray:
+    """beta on a ray: the geometric grid below the ball's edge, and points around the linear fit (clipped)."""
+    near = np.minimum(fit * FIT_MULTIPLIERS, edge) if 0.0 < fit < math.inf else np.full(FIT_MULTIPLIERS.size, edge)
+    return np.concatenate([edge * RAY_FRACTIONS, near])
+
+
+def _ray(rules: Tuple[_Rule, _Rule], b: np.ndarray, target: np.ndarray, prob: np.ndarray, alpha: float, M: float,
+         family: str) -> Optional[Dict[str, np.ndarray]]:
+    """One ray of direction ``S = b0 + h.b[1:]`` (normalised to ``E_N S^2 = 1`` on the fine rule).
+
+    family ``"tilt"``: ``p_beta ∝ p0 e^{beta u S}`` (MATH 4.7), KL from the tilt; ``"shift"``: theta ~ N(0, I),
+    ``u | theta ~ N(beta S, 1)`` (MATH 4.6, u|theta Gaussian family), for which ``f = alpha beta E_N[S h]``
+    exactly and ``KL = beta^2 E_N[S^2] / 2``.  The linear fit is the beta minimising the prob-weighted
+    distance of ``alpha beta E_N[S h]`` to ``target``.  None when S = 0 p0-a.s. (no witness).
+    """
+    coarse, fine = rules
+    Sf, Sc = b[0] + fine.h @ b[1:], b[0] + coarse.h @ b[1:]
+    norm2 = float(np.exp(fine.logw) @ (Sf * Sf))
+    if not norm2 > 1e-24:  # e.g. b0 = 0 and b in the kernel of H2(p0): f = 0
+        return None
+    Sf, Sc = Sf / math.sqrt(norm2), Sc / math.sqrt(norm2)
+    g = np.exp(fine.logw) @ (Sf[:, None] * fine.h)
+    gg = float(prob @ (g * g))
+    fit = float(prob @ (g * target)) / (alpha * gg) if gg > 0 else math.inf
+    betas, (kl_c, ESh_c), (kl_f, ESh_f) = (_tilt_ray if family == "tilt" else _shift_ray)(rules, Sc, Sf, M, fit)
+    return {"beta": betas, "f_coarse": alpha * betas[:, None] * ESh_c, "f_fine": alpha * betas[:, None] * ESh_f,
+            "kl_coarse": kl_c, "kl_fine": kl_f}
+
+
+def _tilt_ray(rules, Sc, Sf, M, fit):
+    """beta points, then (KL, E_pi[S h]) on the coarse and the fine rule, of the tilt ray."""
+    coarse, fine = rules
+    edge = _edge_beta(fine, Sf, M)
+    gap = abs(_tilt(fine, Sf, np.array([edge]))[0][0] - _tilt(coarse, Sc, np.array([edge]))[0][0])
+    if M / (1.0 + KL_MARGIN) + gap > M and gap < 0.25 * M:
+        # the edge must stay inside the ball by the K vs 2K difference of KL too: solve again below it
+        edge = _edge_beta(fine, Sf, M - 2.0 * gap)
+    betas = _ray_points(edge, fit)
+    return betas, _tilt(coarse, Sc, betas), _tilt(fine, Sf, betas)
+
+
+def _shift_ray(rules, Sc, Sf, M, fit):
+    """The same for the shift ray: E_N[S h] does not depend on beta, KL = beta^2 E_N[S^2] / 2."""
+    coarse, fine = rules
+    Ec = float(np.exp(coarse.logw) @ (Sc * Sc))  # E_N S^2 = 1 on the fine rule by normalisation
+    # KL = beta^2/2 on the fine rule and beta^2 Ec/2 on the coarse: keep both plus their gap in the ball
+    betas = _ray_points(math.sqrt(2.0 * M / ((1.0 + KL_MARGIN) * (1.0 + abs(Ec - 1.0)))), fit)
+    B = betas.size
+    g_c, g_f = np.exp(coarse.logw) @ (Sc[:, None] * coarse.h), np.exp(fine.logw) @ (Sf[:, None] * fine.h)
+    return betas, (0.5 * betas ** 2 * Ec, np.tile(g_c, (B, 1))), (0.5 * betas ** 2, np.tile(g_f, (B, 1)))
+
+
+def _rays(rules: Tuple[_Rule, _Rule], specs: Sequence[Tuple[str, np.ndarray, np.ndarray]], prob: np.ndarray,
+          alpha: float, M: float, families: Sequence[str] = ("tilt", "shift")) -> Rays:
+    """Rays of ``families`` for every (name, b, target) of ``specs``; rays with S = 0 are dropped."""
+    keys = ("beta", "f_coarse", "f_fine", "kl_coarse", "kl_fine")
+    names, out = [], {n: [] for n in keys}
+    for name, b, target in specs:
+        for family in families:
+            r = _ray(rules, b, target, prob, alpha, M, family)
+            if r is not None:
+                names.append(f"{family}:{name}")
+                for n in keys:
+                    out[n].append(r[n])
+    B, k = RAY_FRACTIONS.size + FIT_MULTIPLIERS.size, rules[0].h.shape[1]
+    empty = {"beta": (0, B), "f_coarse": (0, B, k), "f_fine": (0, B, k), "kl_coarse": (0, B), "kl_fine": (0, B)}
+    return Rays(tuple(names), **{n: np.array(v) if v else np.zeros(empty[n]) for n, v in out.items()})
+
+
+def _fixed_directions(y: np.ndarray, H2: np.ndarray) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+    """(name, b, target): every sign pattern s with ``b = (0, H2^+ (s o y))`` (f = s o y at the fit), and the
+    constants ``b = (+-1, 0)`` of MATH 4.8 (targets +-y)."""
+    k = y.size
+    Hp = np.linalg.pinv(0.5 * (H2 + H2.T), hermitian=True)
+    specs = []
+    for signs in itertools.product((1.0, -1.0), repeat=k):
+        v = np.asarray(signs) * y
+        specs.append(("flip" + "".join("+" if s > 0 else "-" for s in signs), np.concatenate([[0.0], Hp @ v]), v))
+    for s in (1.0, -1.0):
+        specs.append(("const" + ("+" if s > 0 else "-"), np.concatenate([[s], np.zeros(k)]), s * y))
+    return specs
+
+
+@dataclass(frozen=True, eq=False)
+class Lemma56Setup:
+    """What a Lemma 5.6 case fixes before sampling: D, the ball M, the fixed rays and the certified R upper value."""
+
+    case: Mapping[str, Any]
+    support: Support
+    alpha: float
+    M: float
+    N: int
+    delta: float
+    rules: Tuple[_Rule, _Rule]
+    rays: Rays
+    complexity: float
+    confidence: float
+    H2: np.ndarray
+    #: rays of the sample-fit directions, by the set of sampled points (filled on use)
+    fit_rays: Dict[Tuple[int, ...], Rays] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=64)
+def _lemma56_setup(key: str) -> Lemma56Setup:
+    case = json.loads(key)
+    sup = build_support(case)
+    alpha, M = float(case["alpha"]), float(case["M"])
+    N, delta = int(case["N"]), float(case["delta"])
+    if not (alpha > 0 and M > 0 and N >= 1 and 0 < delta < 1):
+        raise DomainError(f"case needs alpha > 0, M > 0, N >= 1, 0 < delta < 1, "
+                          f"got {alpha!r}, {M!r}, {N!r}, {delta!r}")
+    rules = _rules(sup.X, sup.act)
+    fine = rules[1]
+    H2 = fine.h.T @ (np.exp(fine.logw)[:, None] * fine.h)
+    rays = _rays(rules, _fixed_directions(sup.y, H2), sup.prob, alpha, M)
+    return Lemma56Setup(case=case, support=sup, alpha=alpha, M=M, N=N, delta=delta, rules=rules, rays=rays,
+                        complexity=corrected_bound(N, sup.act.G1, alpha, M), confidence=_confidence_term(N, delta),
+                        H2=H2)
+
+
+def lemma56_setup(case: Mapping[str, Any]) -> Lemma56Setup:
+    """The (cached) :class:`Lemma56Setup` of a case."""
+    return _lemma56_setup(json.dumps(dict(case), sort_keys=True))
+
+
+def _gibbs_rays(setup: Lemma56Setup, w: np.ndarray) -> Tuple[Rays, Optional[str]]:
+    """The ray through p*_S (lam = lam_frac alpha^2/N): direction ``S = -a*.h`` of the weighted dual."""
+    sup = setup.support
+    lam = float(setup.case.get("lam_frac", 1.0)) * setup.alpha ** 2 / setup.N
+    try:
+        sol = solve_gibbs(sup.X, sup.y, sup.act, setup.alpha, lam, K=_coarse_K(sup.X),
+                          weights=w, refine=False, warn=False)
+    except GntkError as exc:  # a failed solve only loses one witness direction
+        return _rays(setup.rules, [], sup.prob, setup.alpha, setup.M), str(exc)
+    # p*_S = p0 e^{-u s} with s = (alpha/lam) a.h: the tilt ray of S = -a.h passes through it
+    return _rays(setup.rules, [("gibbs", np.concatenate([[0.0], -sol.a]), sol.f)], sup.prob, setup.alpha,
+                 setup.M), None
+
+
+@dataclass(frozen=True, eq=False)
+class WitnessTable:
+    """Every witness (D rays x B points) on one sample: arrays (D, B) and the ray names (D,).
+
+    ``lhs``: E_D of the errors whose sign survives refinement; ``sqrt_loss`` on the sample (fine rule);
+    ``sqrt_loss_err`` its K vs 2K difference; ``rhs = sqrt_loss + 4 complexity + confidence``; ``tol``:
+    sqrt_loss_err plus rounding; ``feasible``: refined KL plus its refinement difference <= M.
+    """
+
+    names: Tuple[str, ...]
+    beta: np.ndarray
+    kl: np.ndarray
+    lhs: np.ndarray
+    sqrt_loss: np.ndarray
+    sqrt_loss_err: np.ndarray
+    rhs: np.ndarray
+    tol: np.ndarray
+    feasible: np.ndarray
+
+    def best(self) -> Tuple[int, int]:
+        """Index (ray, point) of the feasible witness with the largest ``lhs - rhs - tol``."""
+        score = np.where(self.feasible, self.lhs - self.rhs - self.tol, -np.inf)
+        return np.unravel_index(int(np.argmax(score)), score.shape)
+
+
+def witness_table(setup: Lemma56Setup, w: np.ndarray, rays: Optional[Rays] = None) -> WitnessTable:
+    """Evaluate every witness of ``rays`` (default: the fixed rays) on the sample with multiplicities w (k,)."""
+    rays = setup.rays if rays is None else rays
+    y, p = setup.support.y, setup.support.prob
+    omega = w / w.sum()
+    err_f = np.abs(rays.f_fine - rays.f_coarse) + SIGN_FLOOR
+    wrong = (y * rays.f_fine < 0.0) & (np.abs(rays.f_fine) > err_f)
+    lhs = wrong.astype(np.float64) @ p
+    sl_f = np.sqrt((rays.f_fine - y) ** 2 @ omega)
+    sl_c = np.sqrt((rays.f_coarse - y) ** 2 @ omega)
+    rhs = sl_f + 4.0 * setup.complexity + setup.confidence
+    err = np.abs(sl_f - sl_c)
+    feasible = rays.kl_fine + np.abs(rays.kl_fine - rays.kl_coarse) <= setup.M
+    return WitnessTable(rays.names, rays.beta, rays.kl_fine, lhs, sl_f, err, rhs, err + RHS_RTOL * (1.0 + rhs),
+                        feasible)
+
+
+def _fit_rays(setup: Lemma56Setup, w: np.ndarray) -> Rays:
+    """Rays fitting only the sampled points A (when some point is missing): ``c_A = H2_AA^+ y_A`` (the
+    kernel extrapolation elsewhere, cheaper in KL than fitting every label), and ``c = H2^+ v`` with
+    ``v_A = y_A``, ``v_F = -MISSING_FLIP y_F`` for every nonempty set F of missing points."""
+    A = tuple(int(i) for i in np.nonzero(w > 0)[0])
+    if len(A) == w.size:
+        return _rays(setup.rules, [], setup.support.prob, setup.alpha, setup.M)
+    if A not in setup.fit_rays:
+        y, H2, k = setup.support.y, setup.H2, w.size
+        c = np.zeros(k)
+        c[list(A)] = np.linalg.pinv(H2[np.ix_(A, A)], hermitian=True) @ y[list(A)]
+        specs = [("fitA", np.concatenate([[0.0], c]), H2 @ c)]
+        Hp = np.linalg.pinv(0.5 * (H2 + H2.T), hermitian=True)
+        missing = [i for i in range(k) if i not in A]
+        for r in range(1, len(missing) + 1):
+            for F in itertools.combinations(missing, r):
+                v = y.copy()
+                v[list(F)] *= -MISSING_FLIP
+                specs.append(("fitA-flip" + "".join(map(str, F)), np.concatenate([[0.0], Hp @ v]), v))
+        # shift rays only: their f is exactly linear in beta, so the fit point reproduces the targets
+        setup.fit_rays[A] = _rays(setup.rules, specs, setup.support.prob, setup.alpha, setup.M, ("shift",))
+    return setup.fit_rays[A]
+
+
+def lemma56_sample(setup: Lemma56Setup, w: np.ndarray, *, drop_terms: bool = False) -> SampleOutcome:
+    """The best witness on one sample (fixed rays, sample-fit rays, and the p*_S ray when ``case['gibbs']``).
+
+    ``drop_terms`` (a mutant) removes the complexity and confidence terms from the right-hand side.
+    """
+    rays, note = Rays.concat(setup.rays, _fit_rays(setup, w)), None
+    if setup.case.get("gibbs", False):
+        g, note = _gibbs_rays(setup, w)
+        rays = Rays.concat(rays, g)
+    t = witness_table(setup, w, rays)
+    if drop_terms:
+        t = dataclasses.replace(t, rhs=t.sqrt_loss, tol=t.sqrt_loss_err + RHS_RTOL * (1.0 + t.sqrt_loss))
+    if not np.any(t.feasible):
+        return SampleOutcome(0.0, float(setup.complexity * 4 + setup.confidence), 0.0, 0.0,
+                             {"witness": None, "note": "no witness resolved inside the ball"})
+    i, j = t.best()
+    detail = {"witness": t.names[i], "beta": float(t.beta[i, j]), "kl": float(t.kl[i, j]),
+              "sqrt_loss": float(t.sqrt_loss[i, j]), "w": w.tolist(), "witnesses": int(t.feasible.sum())}
+    if note:
+        detail["gibbs_error"] = note
+    return SampleOutcome(float(t.lhs[i, j]), float(t.rhs[i, j]), float(t.tol[i, j]), float(t.lhs[i, j]), detail)
+
+
+def _lemma56_outcomes(setup: Lemma56Setup, stream: int, **mutation) -> List[SampleOutcome]:
+    W = draw_samples(setup.support.prob, setup.N, int(setup.case["reps"]), int(setup.case["seed"]), stream)
+    return [lemma56_sample(setup, w, **mutation) for w in W]
+
+
+def _lemma56_premises(setup: Lemma56Setup) -> Dict[str, bool]:
+    y = setup.support.y
+    return {"|y| <= 1 (Assumption 4.1)": bool(np.all(np.abs(y) <= 1.0)), "M fixed before sampling (E13)": True,
+            "y in {-1, +1} (hidden premise, E11)": bool(np.all(np.abs(y) == 1.0))}
+
+
+def _lemma56_extra(setup: Lemma56Setup) -> Dict[str, Any]:
+    s = setup
+    return {"complexity_upper": s.complexity, "complexity_term": 4.0 * s.complexity, "confidence_term": s.confidence,
+            "M": s.M, "N": s.N, "rays": len(s.rays.names) + (1 if s.case.get("gibbs") else 0),
+            "events": [f"labels={s.support.labels}", f"act={s.support.act.name}", f"N<=16:{s.N <= 16}"]}
+
+
+def _lemma56_check(name: str, case, *, corrected: bool, **mutation) -> Verdict:
+    setup = lemma56_setup(case)
+    premises = _lemma56_premises(setup)
+    claim = f"{LEMMA_56.id}/{name}"
+    if corrected and not premises["y in {-1, +1} (hidden premise, E11)"]:
+        return _premise_failed(claim, case, premises, "labels not in {-1, +1} (the corrected lemma's premise)")
+    extra = _lemma56_extra(setup)
+    v = binomial_verdict(claim, _lemma56_outcomes(setup, SAMPLE_STREAM, **mutation), setup.delta, case, premises,
+                         extra, Tier.ESTIMATED)
+    return _with_confirmation(v, lambda s: _lemma56_outcomes(setup, s, **mutation), setup.delta, case, premises, extra)
+
+
+def check_lemma56_stated(case: Mapping[str, Any]) -> Verdict:
+    """Lemma 5.6 as printed (|y| <= 1, Assumption 4.1 alone): a known finding for |y| < 1 (E11)."""
+    return _lemma56_check("stated", case, corrected=False)
+
+
+def check_lemma56_corrected(case: Mapping[str, Any]) -> Verdict:
+    """Lemma 5.6 with the hidden premise y in {-1, +1}: expected to hold (no violation found)."""
+    return _lemma56_check("corrected", case, corrected=True)
+
+
+def _exact_complexity(X: np.ndarray, w: np.ndarray, act: Activation, alpha: float, M: float) -> Dict[str, Any]:
+    """R_hat_S(F_KL(M)) on the sample itself (rows repeated by multiplicity) by DV + enumeration (MATH 4.7)."""
+    N = int(w.sum())
+    if N > EXACT_COMPLEXITY_MAX_N or not math.isfinite(M):
+        return {"complexity_exact": None, "complexity_exact_note": f"not computed (N = {N} or M = {M:.3g})"}
+    XS = np.repeat(X, w.astype(int), axis=0)
+    try:
+        if N == 1:  # E_sigma sup sigma f(x) = sup f(x) by the symmetry u -> -u of the ball (MATH 4.7)
+            r = kl_ball_sup(XS, np.ones(1), act, alpha, M)
+            return {"complexity_exact": r.value, "complexity_exact_converged": r.converged,
+                    "complexity_exact_error": r.quad_error}
+        r = rademacher(XS, act, alpha, M, method="enumerate")
+    except GntkError as exc:
+        return {"complexity_exact": None, "complexity_exact_note": f"failed: {exc}"}
+    return {"complexity_exact": r.value, "complexity_exact_converged": r.converged,
+            "complexity_exact_error": r.quad_error}
+
+
+def _nonvacuous_N(sqrt_loss: float, G1: float, alpha: float, M: float, delta: float) -> float:
+    """Smallest N with ``sqrt_loss + 4 R_up(N) + 6 sqrt(log(2/delta)/(2N)) < 1`` (inf if none up to 1e15).
+
+    Both N-terms decrease in N, so a bisection on the integers (in log scale) finds it.
+    """
+    def vacuous(N: int) -> bool:
+        return sqrt_loss + 4.0 * corrected_bound(N, G1, alpha, M) + _confidence_term(N, delta) >= 1.0
+
+    lo, hi = 1, 10 ** 15
+    if not vacuous(lo):
+        return 1.0
+    if vacuous(hi):
+        return math.inf
+    while hi - lo > 1:  # invariant: vacuous(lo), not vacuous(hi)
+        mid = max(lo + 1, min(hi - 1, math.isqrt(lo * hi)))
+        lo, hi = (mid, hi) if vacuous(mid) else (lo, mid)
+    return float(hi)
+
+
+def check_lemma56_audit(case: Mapping[str, Any]) -> Verdict:
+    """Vacuity of Lemma 5.6: the smallest right-hand side over the witnesses of one sample against 1.
+
+    observed = min over admitted witnesses of the RHS (VIOLATED here means vacuous: every witness has
+    RHS > 1); extra: its terms, the printed Lemma 5.5 value, the standard-derivation RHS of MATH 4.8
+    (E13: ``sqrt(L) + 2 R + 3 sqrt(...)``), the N where it becomes non-vacuous, and R_hat_S exactly on
+    small samples against the certified upper value.
+    """
+    s = lemma56_setup(case)
+    w = draw_samples(s.support.prob, s.N, 1, int(case["seed"]), SAMPLE_STREAM)[0]
+    rays = Rays.concat(s.rays, _fit_rays(s, w))
+    rays = Rays.concat(rays, _gibbs_rays(s, w)[0]) if case.get("gibbs") else rays
+    t = witness_table(s, w, rays)
+    premises = _lemma56_premises(s)
+    if not np.any(t.feasible):
+        return Verdict(claim=f"{LEMMA_56.id}/audit", observed=4.0 * s.complexity + s.confidence, bound=1.0,
+                       case=dict(case), premises=premises, inconclusive="no witness resolved inside the ball")
+    i, j = np.unravel_index(int(np.argmin(np.where(t.feasible, t.rhs, np.inf))), t.rhs.shape)
+    G1, sl = s.support.act.G1, float(t.sqrt_loss[i, j])
+    f_pop = rays.f_fine[i, j]
+    pop_sl = float(math.sqrt(s.support.prob @ (f_pop - s.support.y) ** 2))
+    printed = stated_bound(s.N, G1, s.alpha, s.M)
+    extra = {**_lemma56_extra(s), "witness": t.names[i], "beta": float(t.beta[i, j]), "kl": float(t.kl[i, j]),
+             "sqrt_loss": sl, "sqrt_loss_population": pop_sl, "rhs": float(t.rhs[i, j]),
+             "vacuous": bool(t.rhs[i, j] > 1.0),
+             "complexity_printed": printed, "printed_valid": bool(s.M <= critical_M()),
+             "rhs_standard": sl + 2.0 * s.complexity + 0.5 * s.confidence,
+             "N_nonvacuous": _nonvacuous_N(pop_sl, G1, s.alpha, s.M, s.delta),
+             **_exact_complexity(s.support.X, w, s.support.act, s.alpha, s.M)}
+    if extra["complexity_exact"] is not None:
+        extra["complexity_exact_over_upper"] = extra["complexity_exact"] / s.complexity
+    extra["events"] = extra["events"] + ["vacuous" if extra["vacuous"] else "non-vacuous"]
+    return Verdict(claim=f"{LEMMA_56.id}/audit", observed=float(t.rhs[i, j]), bound=1.0, relation="<=",
+                   tier=Tier.EXACT, tolerance=float(t.tol[i, j]), tolerance_reason="K vs 2K refinement of the "
+                   "sqrt-loss (report only: VIOLATED = vacuous)", case=dict(case), premises=premises, extra=extra)
+
+
+# ---------------------------------------------------------------------------------- Theorem 4.5
+@dataclass(frozen=True, eq=False)
+class Theorem45Setup:
+    """What a Theorem 4.5 case fixes before sampling: D, the realisable teacher, lam and the RHS (with its error)."""
+
+    case: Mapping[str, Any]
+    support: Support
+    teacher: Teacher
+    alpha: float
+    lam: float
+    N: int
+    delta: float
+    K: int
+    rhs: float
+    rhs_tol: float
+    rhs_G1: float
+
+
+def _rel_error_Dbar(teacher: Teacher) -> float:
+    """Relative error of Dbar: refine_error is the K vs 2K change of log(1 + Dbar), so Dbar moves by
+    (1 + Dbar) expm1(err) (capped where expm1 would overflow: the value is then meaningless anyway)."""
+    return math.expm1(min(teacher.chi2.refine_error, 700.0)) * (1.0 + 1.0 / max(teacher.Dbar, 1e-300))
+
+
+def _rhs_with_error(teacher: Teacher, N: int, delta: float, G: float) -> Tuple[float, float]:
+    chi = teacher.chi2
+    if chi.overflow:  # chi^2 beyond float64: the right-hand side is astronomically vacuous
+        return math.inf, 0.0
+    Dbar = chi.chi2
+    rhs = theorem45_rhs(Dbar, N, delta, G)
+    dD = Dbar * _rel_error_Dbar(teacher)
+    drhs = (8.0 * G + 1.0) * (math.sqrt((Dbar + dD) / N) - math.sqrt(Dbar / N))
+    return rhs, drhs + RHS_RTOL * (1.0 + rhs)
+
+
+@lru_cache(maxsize=64)
+def _theorem45_setup(key: str) -> Theorem45Setup:
+    case = json.loads(key)
+    sup = build_support(case)
+    alpha, N, delta = float(case["alpha"]), int(case["N"]), float(case["delta"])
+    lam_frac = float(case.get("lam_frac", 1.0))
+    if not (alpha > 0 and N >= 1 and 0 < delta < 1 and lam_frac > 0):
+        raise DomainError(f"case needs alpha > 0, N >= 1, 0 < delta < 1, lam_frac > 0, "
+                          f"got {alpha!r}, {N!r}, {delta!r}, {lam_frac!r}")
+    teacher = realisable_teacher(sup.X, sup.y, sup.act)
+    rhs, tol = _rhs_with_error(teacher, N, delta, sup.act.G)
+    rhs_G1 = _rhs_with_error(teacher, N, delta, sup.act.G1)[0]
+    return Theorem45Setup(case=case, support=sup, teacher=teacher, alpha=alpha, lam=lam_frac * alpha ** 2 / N, N=N,
+                          delta=delta, K=_coarse_K(sup.X), rhs=rhs, rhs_tol=tol, rhs_G1=rhs_G1)
+
+
+def theorem45_setup(case: Mapping[str, Any]) -> Theorem45Setup:
+    """The (cached) :class:`Theorem45Setup` of a case."""
+    return _theorem45_setup(json.dumps(dict(case), sort_keys=True))
+
+
+def theorem45_sample(setup: Theorem45Setup, w: np.ndarray, *, loss: str = "paper") -> SampleOutcome:
+    """The 0-1 risk of p*_S exactly on the support against the RHS, for multiplicities w (k,).
+
+    ``loss="paper"`` is ``1{y f <= 0}`` (E4 corrected); ``"printed"`` (a mutant) is ``1{f < 0}``.  Only
+    signs of f resolved by the K vs 2K refinement count; the unresolved mass goes to ``lhs_upper``.
+    """
+    sup = setup.support
+    try:
+        sol = solve_gibbs(sup.X, sup.y, sup.act, setup.alpha, setup.lam, K=setup.K, weights=w, warn=False)
+    except GntkError as exc:  # an unsolved p* leaves the whole risk unresolved, never a violation
+        return SampleOutcome(0.0, setup.rhs, setup.rhs_tol, 1.0, {"error": str(exc), "w": w.tolist()})
+    err = float(sol.refine_error_f) + SIGN_FLOOR
+    resolved = np.abs(sol.f) > err
+    wrong = resolved & ((sup.y * sol.f < 0.0) if loss == "paper" else (sol.f < 0.0))
+    lhs = float(sup.prob @ wrong)
+    return SampleOutcome(lhs, setup.rhs, setup.rhs_tol, lhs + float(sup.prob @ ~resolved),
+                         {"f": sol.f.tolist(), "refine_error_f": err, "KL_star": sol.KL, "w": w.tolist()})
+
+
+def _theorem45_premises(s: Theorem45Setup) -> Dict[str, bool]:
+    M = s.teacher.Dbar / s.alpha ** 2
+    return {"realisable teacher (y in range of H2(p0))": bool(s.teacher.realisable),
+            "alpha >= sqrt(n lam) > 0": bool(s.alpha >= math.sqrt(s.N * s.lam) * (1.0 - 1e-12)),
+            "labels in {-1, +1} (hidden H1)": bool(np.all(np.abs(s.support.y) == 1.0)),
+            "alpha >= 1 (hidden H2, E12)": bool(s.alpha >= 1.0), "Dbar/alpha^2 <= 1/2 (hidden H3, E10)": bool(M <= 0.5)}
+
+
+def _theorem45_blocked(claim: str, case, s: Theorem45Setup, premises) -> Optional[Verdict]:
+    for key in ("realisable teacher (y in range of H2(p0))", "labels in {-1, +1} (hidden H1)",
+                "alpha >= sqrt(n lam) > 0"):
+        if not premises[key]:
+            return _premise_failed(claim, case, premises, f"premise fails: {key} "
+                                   f"(range residual {s.teacher.range_residual:.3g})")
+    return None
+
+
+def _theorem45_extra(s: Theorem45Setup) -> Dict[str, Any]:
+    M = s.teacher.Dbar / s.alpha ** 2
+    return {"Dbar": s.teacher.Dbar, "log1p_Dbar": s.teacher.chi2.log1p_chi2, "M": M, "lam": s.lam, "N": s.N,
+            "rhs": s.rhs, "rhs_G1": s.rhs_G1, "vacuous": bool(s.rhs > 1.0), "G": s.support.act.G,
+            "events": [f"act={s.support.act.name}", "vacuous" if s.rhs > 1.0 else "non-vacuous",
+                       f"alpha<1:{s.alpha < 1.0}"]}
+
+
+def _theorem45_outcomes(s: Theorem45Setup, stream: int, loss: str) -> List[SampleOutcome]:
+    W = draw_samples(s.support.prob, s.N, int(s.case["reps"]), int(s.case["seed"]), stream)
+    return [theorem45_sample(s, w, loss=loss) for w in W]
+
+
+def _theorem45_check(name: str, case, loss: str = "paper") -> Verdict:
+    s = theorem45_setup(case)
+    claim = f"{THEOREM_45.id}/{name}"
+    premises = _theorem45_premises(s)
+    blocked = _theorem45_blocked(claim, case, s, premises)
+    if blocked is not None:
+        return blocked
+    extra = _theorem45_extra(s)
+    v = binomial_verdict(claim, _theorem45_outcomes(s, SAMPLE_STREAM, loss), s.delta, case, premises, extra,
+                         Tier.ESTIMATED)
+    return _with_confirmation(v, lambda st_: _theorem45_outcomes(s, st_, loss), s.delta, case, premises, extra)
+
+
+def check_theorem45_stated(case: Mapping[str, Any]) -> Verdict:
+    """Theorem 4.5 as printed: the 0-1 risk of p*_S against ``(8G+1) sqrt(Dbar/N) + 6 sqrt(...)``."""
+    return _theorem45_check("stated", case)
+
+
+def _e10_step(s: Theorem45Setup, w: np.ndarray, M: float) -> Dict[str, Any]:
+    """Lemma 5.5 at the proof step, M = Dbar/alpha^2 > 1/2 (E10): does 2 G1 alpha sqrt(M/N) bound R_hat_S?"""
+    if not (0.5 < M <= 50.0):  # beyond ~50 the DV tilt needs far more nodes than a ci case affords
+        return {"lemma55_step": "M <= 1/2 (premise holds)" if M <= 0.5 else "not computed (M > 50)"}
+    act, N = s.support.act, int(w.sum())
+    out = _exact_complexity(s.support.X, w, act, s.alpha, M)
+    printed = stated_bound(N, act.G1, s.alpha, M)
+    out.update(lemma55_step_printed=printed, lemma55_step_printed_G=stated_bound(N, act.G, s.alpha, M),
+               lemma55_step_corrected=corrected_bound(N, act.G1, s.alpha, M))
+    if out["complexity_exact"] is not None:
+        out["lemma55_step_printed_holds"] = bool(out["complexity_exact"] <= printed)
+    return out
+
+
+def check_theorem45_audit(case: Mapping[str, Any]) -> Verdict:
+    """The proof chain of Theorem 4.5 on one sample: observed KL(p*) against M = Dbar/alpha^2 (5.5).
+
+    extra: (5.2) L(p_hat), (5.3) chi^2(p_hat) by (theta, u) quadrature against the identity Dbar/alpha^2,
+    (5.4) L(p*) against lam M, (5.5), the hidden premises (alpha < 1: E12; M > 1/2: E10, with Lemma 5.5
+    checked at the step when R_hat_S is computable), the final inequality and its vacuity (RHS > 1).
+    """
+    s = theorem45_setup(case)
+    claim = f"{THEOREM_45.id}/audit"
+    premises = _theorem45_premises(s)
+    blocked = _theorem45_blocked(claim, case, s, premises)
+    if blocked is not None:
+        return blocked
+    w = draw_samples(s.support.prob, s.N, 1, int(case["seed"]), SAMPLE_STREAM)[0]
+    try:
+        ch = theorem45_chain(s.teacher, s.alpha, s.lam, w, delta=s.delta, prob=s.support.prob, K=s.K, warn=False)
+    except GntkError as exc:  # p* not solved on this rule: nothing to report but the reason
+        return Verdict(claim=claim, observed=0.0, bound=0.0, case=dict(case), premises=premises,
+                       inconclusive=f"Gibbs p* not solved: {exc}", extra=_theorem45_extra(s))
+    sol = ch.gibbs
+    M = ch.M
+    rel_D = _rel_error_Dbar(s.teacher)
+    # an overflowing Dbar (M = inf) makes (5.5) trivial: only the refinement of KL(p*) then matters
+    tol = abs(sol.KL) * (sol.refine_error_KL or 0.0) + ((M * rel_D + RHS_RTOL * (1.0 + M)) if math.isfinite(M) else 0.0)
+    extra = {**_theorem45_extra(s), "L_phat": ch.L_phat, "chi2_phat": ch.chi2_phat, "chi2_phat_identity": ch.M,
+             "L_star": ch.L_star, "bound_54": ch.bound_54, "KL_star": ch.KL_star, "bound_55": ch.bound_55,
+             "ratio_54": ch.L_star / ch.bound_54 if ch.bound_54 > 0 else math.inf,
+             "ratio_55": ch.KL_star / ch.bound_55 if ch.bound_55 > 0 else math.inf,
+             "holds_54": bool(ch.L_star <= ch.bound_54), "holds_55": bool(ch.KL_star <= ch.bound_55),
+             "risk_star": ch.risk_star, "gibbs_validity": sol.validity, "M_le_Mc": bool(M <= critical_M()),
+             **_e10_step(s, w, M)}
+    if ch.chi2_phat is not None and math.isfinite(ch.M):
+        extra["chi2_identity_rel_gap"] = abs(ch.chi2_phat - ch.M) / max(ch.M, 1e-300)
+    extra["events"] = extra["events"] + [f"M>1/2:{M > 0.5}", f"(5.5) holds:{extra['holds_55']}"]
+    inconclusive = None if sol.converged else f"Gibbs p* quadrature not converged ({sol.validity})"
+    return Verdict(claim=claim, observed=ch.KL_star, bound=M, relation="<=", tier=Tier.EXACT, tolerance=tol,
+                   tolerance_reason="K vs 2K refinement of KL(p*) and of Dbar (report only)", case=dict(case),
+                   premises=premises, inconclusive=inconclusive, extra=extra)
+
+
+# ---------------------------------------------------------------------------------- strategies
+def _hunt() -> bool:
+    return budget().name == "hunt"
+
+
+def _sizes(hi: float) -> st.SearchStrategy[int]:
+    """Sample sizes: tiny (1-4: support points go missing), small (5-16) or log-uniform in [16, hi]."""
+    return st.one_of(st.integers(1, 4), st.integers(5, 16), log_uniform(16.0, hi).map(lambda v: int(round(v))))
+
+
+def _acts(c: Tuple[float, float], s: Tuple[float, float]) -> st.SearchStrategy[Dict[str, Any]]:
+    return st.builds(lambda b, cc, ss: {"base": b, "c": cc, "s": ss}, st.sampled_from(["tanh", "sigmoid", "erf"]),
+                     log_uniform(*c), log_uniform(*s))
+
+
+def _support(labels: Sequence[str], k=(2, 4), d=(1, 2)) -> st.SearchStrategy[Dict[str, Any]]:
+    return st.fixed_dictionaries({"k": st.integers(*k), "d": st.integers(*d), "seed": seeds(),
+                                  "labels": st.sampled_from(list(labels)),
+                                  "prob": st.sampled_from(["uniform", "random"])})
+
+
+def _with_reps(case: Dict[str, Any], extra: int) -> Dict[str, Any]:
+    return {**case, "reps": reps_to_certify(case["delta"]) + extra}
+
+
+def lemma56_cases(labels: Sequence[str] = ("pm1", "halfspace"), *, alpha=(1.0, 1e3), M=(1e-2, 30.0),
+                  N: Optional[st.SearchStrategy[int]] = None, y_scale=(0.05, 0.95), k=(2, 4), d=(1, 2)
+                  ) -> st.SearchStrategy[Dict[str, Any]]:
+    """Lemma 5.6 cases; ``reps`` is the fewest samples that can reject at delta, plus a few (many under hunt).
+
+    N defaults to :func:`_sizes` (tiny samples, where support points go missing, up to 1e6).
+    """
+    parts = st.fixed_dictionaries({
+        "act": _acts((0.25, 4.0), (0.5 if _hunt() else 1.0, 4.0)), "alpha": log_uniform(*alpha),
+        "M": log_uniform(*M), "N": _sizes(1e6) if N is None else N, "delta": log_uniform(1e-3, 0.5),
+        "y_scale": st.floats(*y_scale), "gibbs": st.booleans(), "lam_frac": log_uniform(1e-3, 1.0)})
+    return st.builds(lambda a, b, e: _with_reps({**a, **b}, e), _support(labels, k, d), parts,
+                     st.integers(0, 40 if _hunt() else 1))
+
+
+def _corrected56_cases() -> st.SearchStrategy[Dict[str, Any]]:
+    """General cases, and half of them tiny samples (N <= 3 of 3-4 points in the plane) with rich balls
+    (alpha >= 10, M >= 0.1): there the sample-fit witnesses get zero loss and wrong signs at missing points,
+    the regime in which the complexity and confidence terms do the lemma's work."""
+    return st.one_of(lemma56_cases(), lemma56_cases(("pm1",), alpha=(10.0, 1e3), M=(0.1, 30.0),
+                                                    N=st.integers(1, 3), k=(3, 4), d=(2, 2)))
+
+
+def theorem45_cases(audit: bool = False) -> st.SearchStrategy[Dict[str, Any]]:
+    """Theorem 4.5 cases: activations c*h(z/s) with c in [4, 64] (Dbar ~ 1/c^2 stays moderate), N up to 1e9 so
+    that half the draws reach the non-vacuous regime N >~ (8G+1)^2 Dbar; alpha in [0.25, 100] ([0.3, 30] for
+    the audit, where alpha < 1 reaches E12 and M = Dbar/alpha^2 > 1/2 reaches E10)."""
+    big = log_uniform(16.0, 1e9).map(lambda v: int(round(v)))
+    # the audit's N <= 6 branch is where R_hat_S can be enumerated at the E10 step
+    sizes = st.one_of(st.integers(1, 6), st.integers(7, 16), big) if audit else st.one_of(st.integers(1, 16), big)
+    parts = st.fixed_dictionaries({
+        "act": _acts((4.0, 64.0), (0.5, 2.0)),
+        "alpha": log_uniform(0.3, 30.0) if audit else log_uniform(0.25, 100.0),
+        "lam_frac": log_uniform(1e-3, 1.0), "N": sizes, "delta": log_uniform(1e-3, 0.5)})
+    return st.builds(lambda a, b, e: _with_reps({**a, **b, "y_scale": 1.0}, e), _support(("halfspace", "pm1")), parts,
+                     st.just(0) if audit else st.integers(0, 40 if _hunt() else 1))
+
+
+def _stated56_cases() -> st.SearchStrategy[Dict[str, Any]]:
+    """Where E11 bites: |y| <= 1/2, N >= 1e3 (the confidence term below 0.4) and a moderate alpha G1 sqrt(M)."""
+    return lemma56_cases(("inside", "const", "inside", "pm1"), alpha=(1.0, 10.0), M=(1e-3, 1.0),
+                         N=log_uniform(1e3, 1e6).map(lambda v: int(round(v))), y_scale=(0.05, 0.5))
+
+
+def _audit56_cases() -> st.SearchStrategy[Dict[str, Any]]:
+    """General cases (mostly vacuous) and large samples with moderate balls (where the RHS can drop below 1)."""
+    return st.one_of(lemma56_cases(("pm1", "halfspace", "inside")),
+                     lemma56_cases(("pm1", "halfspace", "inside"), alpha=(1.0, 10.0), M=(1e-3, 1.0),
+                                   N=log_uniform(1e3, 1e7).map(lambda v: int(round(v)))))
+
+
+# ------------------------------------------------------------------------------------- mutants
+def mutant_check_lemma56_sqrt_loss_only(case: Mapping[str, Any]) -> Verdict:
+    """Lemma 5.6 corrected without 4 R_n and 6 sqrt(log(2/delta)/(2n)): witnesses erring at missing points break it."""
+    return _lemma56_check("corrected", case, corrected=True, drop_terms=True)
+
+
+def mutant_check_theorem45_printed_loss(case: Mapping[str, Any]) -> Verdict:
+    """Theorem 4.5 with the 0-1 loss as printed (E4), 1{f < 0} ignoring y: fails once the RHS is non-vacuous."""
+    return _theorem45_check("stated", case, loss="printed")
+
+
+MUTANTS = [
+    ("sqrt-loss-only", "lemma-5.6/corrected", mutant_check_lemma56_sqrt_loss_only,
+     "Lemma 5.6 (y in {-1,+1}) with the complexity and confidence terms dropped"),
+    ("printed-zero-one-loss", "theorem-4.5/stated", mutant_check_theorem45_printed_loss,
+     "Theorem 4.5 with the printed 0-1 loss 1{f < 0} (E4), which ignores the label"),
+]
+
+
+# ---------------------------------------------------------------------------------- registration
+#: MATH 4.8: sigmoid, y == 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1 (LHS 1, RHS about 0.44-0.47).
+MATH_4_8_CASE = {"k": 2, "d": 2, "seed": 0, "labels": "const", "y_scale": 0.1, "prob": "uniform",
+                 "act": {"base": "sigmoid", "c": 1.0, "s": 1.0}, "alpha": 1.0, "M": 0.02, "N": 1000, "delta": 0.1,
+                 "reps": 7, "gibbs": False, "lam_frac": 1.0}
+#: MATH 4.9: the antipodal pair (30, 210 degrees), tanh, labels (+1, -1), Dbar = 69.55, lam = alpha^2/N.
+ANTIPODAL_CASE = {"angles_deg": [30.0, 210.0], "labels": "given", "y": [1.0, -1.0], "prob": "uniform", "seed": 0,
+                  "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "alpha": 1.0, "lam_frac": 1.0, "N": 10, "delta": 0.1,
+                  "reps": 7}
+#: The search's shrunk E11 counterexample: tanh/4 on two radial points, labels 0.5 U(-1, 1), N = 1000.
+STATED_SHRUNK_CASE = {"k": 2, "d": 1, "seed": 0, "labels": "inside", "y_scale": 0.5, "prob": "uniform",
+                      "act": {"base": "tanh", "c": 0.25, "s": 1.0}, "alpha": 1.0, "M": 1e-3, "N": 1000, "delta": 1e-3,
+                      "reps": 3, "gibbs": False, "lam_frac": 1e-3}
+#: A non-vacuous Theorem 4.5 case: the antipodal pair with 16 tanh (Dbar = 0.0100), N = 1e7, RHS = 0.0104.
+NONVACUOUS_CASE = {**ANTIPODAL_CASE, "act": {"base": "tanh", "c": 16.0, "s": 1.0}, "alpha": 10.0, "N": 10 ** 7}
+
+register(Variant(
+    claim=LEMMA_56, name="stated", expected=Expected.KNOWN_FINDING, tier=Tier.ESTIMATED,
+    description="as printed (|y| <= 1, Assumption 4.1 alone): witnesses f in F_KL(M) against the certified "
+                "upper RHS over R samples; fails for |y| < 1 (E11, MATH 4.8)",
+    strategy=_stated56_cases, check=check_lemma56_stated, max_examples=10, time_budget_s=10.0,
+    examples=(MATH_4_8_CASE, STATED_SHRUNK_CASE),
+    finding="E11: the step 1{y f < 0} <= |f - y| needs |y| = 1; with |y| < 1 a witness f = -t y (or the sigmoid "
+            "constant of MATH 4.8) has 0-1 risk 1 while sqrt-loss + 4 R + 6 sqrt(log(2/delta)/2n) < 1"))
+
+register(Variant(
+    claim=LEMMA_56, name="corrected", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
+    description="labels in {-1, +1}: witness search (sign-pattern rays, sigmoid constants, p*_S) with the "
+                "certified complexity upper value; binomial test of the failure frequency against delta",
+    strategy=_corrected56_cases, check=check_lemma56_corrected, max_examples=60, time_budget_s=15.0))
+
+register(Variant(
+    claim=LEMMA_56, name="audit", expected=Expected.REPORT, tier=Tier.EXACT,
+    description="vacuity: smallest RHS over the witnesses of one sample against 1, its terms, the standard "
+                "derivation's RHS (E13), N where it stops being vacuous, exact R_hat_S on small samples",
+    strategy=_audit56_cases, check=check_lemma56_audit,
+    max_examples=30, time_budget_s=10.0, examples=(MATH_4_8_CASE,)))
+
+register(Variant(
+    claim=THEOREM_45, name="stated", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
+    description="0-1 risk of p*_S (multiplicity-weighted dual) exactly on the support against "
+                "(8G+1) sqrt(Dbar/N) + 6 sqrt(log(2/delta)/2N); realisable teacher, lam <= alpha^2/N",
+    strategy=theorem45_cases, check=check_theorem45_stated, max_examples=120, time_budget_s=15.0,
+    examples=(ANTIPODAL_CASE, NONVACUOUS_CASE)))
+
+register(Variant(
+    claim=THEOREM_45, name="audit", expected=Expected.REPORT, tier=Tier.EXACT,
+    description="proof chain (5.2)-(5.5) on one sample, KL(p*) against Dbar/alpha^2; alpha < 1 (E12), "
+                "M > 1/2 with Lemma 5.5 at the step (E10), vacuity of the final bound",
+    strategy=lambda: theorem45_cases(audit=True), check=check_theorem45_audit, max_examples=30,
+    time_budget_s=10.0, examples=(ANTIPODAL_CASE, {**ANTIPODAL_CASE, "alpha": 0.3},
+                                  {**ANTIPODAL_CASE, "alpha": 30.0})))
