@@ -148,7 +148,7 @@ def _relu_derivs(z: np.ndarray, upto: int):
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Activation:
     """A scalar activation ``ht`` with derivatives and the constants of Assumption 4.2.
 
@@ -181,6 +181,11 @@ class Activation:
     s: float = 1.0
     closed_form: Optional[GConstants] = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        # The name identifies the function; a repr with function addresses would differ between
+        # processes and break pytest-xdist's collection (ids built from it).
+        return f"Activation({self.name!r})"
 
     # -- evaluation ---------------------------------------------------------------------------
     def derivatives(self, z, upto: int = 1) -> list:
