@@ -156,24 +156,6 @@ def cmd_verify(args, out: TextIO, err: TextIO) -> int:
     return _finish(results, args.report, out)
 
 
-def cmd_hunt(args, out: TextIO, err: TextIO) -> int:
-    _load_profiles(args.profile)
-    chosen = _select(args.id, False)
-    if len(chosen) != 1:
-        raise UsageError(f"hunt searches one variant; {args.id!r} names {len(chosen)}: "
-                         + ", ".join(v.id for v in chosen))
-    results = run_variants(chosen, RunOptions(profile=args.profile, max_examples=args.examples), err)
-    from .verdict import Verdict
-
-    r, shown = results[0], []
-    for kind in ("counterexample", "tightest"):
-        rec = getattr(r, kind)
-        if rec and rec["case"] not in shown:
-            shown.append(rec["case"])
-            out.write(f"{kind}: {Verdict.from_dict(rec).explain()}\n")
-    return _finish(results, args.report, out)
-
-
 def _resolve(variant_id: str):
     from . import registry
     from .mutants import get_mutant_variant, is_mutant_id
@@ -236,27 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--report", metavar="DIR", help=f"write DIR/{REPORT_NAME} and plots")
     v.add_argument("--mutants", action="store_true", help="also run the mutants of the chosen claims")
     v.set_defaults(func=cmd_verify)
-    h = sub.add_parser("hunt", help="one long search of one claim variant")
-    h.add_argument("id", help="variant id, e.g. lemma-5.5/probe")
-    h.add_argument("--examples", type=_positive_int, required=True, metavar="N", help="examples to generate")
-    h.add_argument("--profile", choices=profiles, default="hunt", help="search profile (default: hunt)")
-    h.add_argument("--report", metavar="DIR", help=f"write DIR/{REPORT_NAME} and plots")
-    h.set_defaults(func=cmd_hunt)
     r = sub.add_parser("replay", help="re-check the recorded cases of a JSON report")
     r.add_argument("file", help=f"a {REPORT_NAME} written by verify, hunt or pytest --claims-report")
     r.add_argument("--variant", metavar="ID", help="replay only this variant")
     r.set_defaults(func=cmd_replay)
+    # hunt (one long search, optionally over parallel workers sharing a database) and soak.
+    from .parallel import add_commands
+
+    add_commands(sub)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
 
 
 def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = None, err: TextIO = None) -> int:

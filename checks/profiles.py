@@ -38,10 +38,16 @@ def register_profiles(load: bool = True) -> None:
     """Register ``ci``, ``dev`` and ``hunt`` with Hypothesis and (by default) load the selected one."""
     settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=20,
                               suppress_health_check=_SUPPRESS, print_blob=True)
-    settings.register_profile("dev", deadline=None, max_examples=60, suppress_health_check=_SUPPRESS,
-                              print_blob=True)
-    settings.register_profile("hunt", deadline=None, max_examples=1000, suppress_health_check=_SUPPRESS,
-                              print_blob=True, phases=tuple(Phase))
+    from .database import make_database
+
+    # derandomize=False is explicit: under CI=true Hypothesis may already have loaded a derandomised
+    # profile, and a profile registered without the key would inherit it (every hunt worker would
+    # then search the same cases, with no database).
+    settings.register_profile("dev", derandomize=False, database=make_database(ping=False), deadline=None,
+                              max_examples=60, suppress_health_check=_SUPPRESS, print_blob=True)
+    settings.register_profile("hunt", derandomize=False, database=make_database(ping=False), deadline=None,
+                              max_examples=1000, suppress_health_check=_SUPPRESS, print_blob=True,
+                              phases=tuple(Phase))
     if load:
         settings.load_profile(active_profile())
 

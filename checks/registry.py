@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import importlib
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .verdict import Tier, Verdict
