@@ -956,16 +956,16 @@ def _reg(claim, name, expected, tier, desc, strategy, check, n, examples=(), fin
 H, R_, K = Expected.HOLDS, Expected.REPORT, Expected.KNOWN_FINDING
 _reg(LEMMA_5_2, "stated", H, Tier.ESTIMATED, "sqrt L(p_t) <= e^{-tau} + A1 lam/(alpha lambda0^2) on the resolving "
      "window while OP-H/OP-M hold (tier S, m and 4m), and at t = inf from p* (tier E)", dynamics_cases,
-     check_lemma_5_2, 6, (EXAMPLE_T_INF, EXAMPLE_PATH))
+     check_lemma_5_2, 16, (EXAMPLE_T_INF, EXAMPLE_PATH))
 _reg(LEMMA_5_2, "audit", R_, Tier.ESTIMATED, "slack orders of Lemma 5.2 on the path and at t = inf; finite-width "
      "bias at m, 4m", lambda: dynamics_cases(("path",)), audit_lemma_5_2, 2, budget_s=20.0)
 _reg(LEMMA_5_3, "stated", H, Tier.EXACT, "KL(p*) <= 4(A2^2 + lam A1^2)/(alpha^2 lambda0^4) (tier E), and the "
-     "bias-corrected moment KL along runs (tier S)", dynamics_cases, check_lemma_5_3, 6, (EXAMPLE_T_INF, EXAMPLE_PATH))
+     "bias-corrected moment KL along runs (tier S)", dynamics_cases, check_lemma_5_3, 16, (EXAMPLE_T_INF, EXAMPLE_PATH))
 _reg(LEMMA_5_3, "audit", R_, Tier.EXACT, "slack orders of Lemma 5.3 (KL*, moment and energy brackets)",
      lambda: dynamics_cases(("path",)), audit_lemma_5_3, 2, budget_s=20.0)
 _reg(THEOREM_4_4, "stated", H, Tier.ESTIMATED, "L(p_t) <= 2e^{-2 tau} + 2 A1^2 lam^2/(alpha^2 lambda0^4) at "
      "alpha >= alpha_min(P): runs in tau (tier S) and t = inf (tier E); INCONCLUSIVE at P = P_min",
-     theorem_cases, check_theorem_4_4, 4, (EXAMPLE_THEOREM,))
+     theorem_cases, check_theorem_4_4, 10, (EXAMPLE_THEOREM,))
 _reg(THEOREM_4_4, "audit", R_, Tier.ESTIMATED, "max W2/R, min lambda_min/Lambda, max E|w|^2/(4(d+1)); alpha_min "
      "exponent in n (E9)", theorem_cases, audit_theorem_4_4, 2, budget_s=20.0)
 _reg(ALGORITHM_1, "stated", K, Tier.ESTIMATED, "Algorithm 1 as printed reaches f(p*) within 10%: it does not (E1)",
@@ -973,11 +973,11 @@ _reg(ALGORITHM_1, "stated", K, Tier.ESTIMATED, "Algorithm 1 as printed reaches f
      finding="E1: the printed step uses grad Qhat = O(1/m) with O(1) noise; its limit is the heat flow "
              "(f ~ 0, E|w|^2 ~ k(1 + 2 lam T)), not the PDE (3.4)")
 _reg(ALGORITHM_1, "corrected", H, Tier.ESTIMATED, "with the factor m, extrapolated to m = inf and dt = 0, the "
-     "output is within 10% of f(p*)", algorithm_cases, check_algorithm_corrected, 2, (EXAMPLE_ALGORITHM,))
+     "output is within 10% of f(p*)", algorithm_cases, check_algorithm_corrected, 4, (EXAMPLE_ALGORITHM,))
 _reg(ALGORITHM_1, "audit", R_, Tier.ESTIMATED, "observed rates in m and dt of the corrected scheme", algorithm_cases,
      audit_algorithm, 1, budget_s=20.0)
 _reg(KERNEL_REGIME, "stated", H, Tier.ESTIMATED, "error to the NTK-linearised ODE (runs) / kernel ridge with "
-     "H2(p0) (p*) at 4 alpha <= at alpha", kernel_cases, check_kernel_regime, 4, (EXAMPLE_KERNEL,))
+     "H2(p0) (p*) at 4 alpha <= at alpha", kernel_cases, check_kernel_regime, 8, (EXAMPLE_KERNEL,))
 _reg(KERNEL_REGIME, "audit", R_, Tier.ESTIMATED, "linearisation error against alpha and its exponent",
      kernel_cases, audit_kernel_regime, 1, budget_s=20.0)
 

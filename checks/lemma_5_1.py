@@ -341,7 +341,7 @@ register(Variant(
     claim=CLAIM, name="stated", expected=Expected.HOLDS, tier=Tier.CERTIFIED,
     description="min lambda_min(H(p)) over certified adversaries (A-C) with W2 <= R(P) vs Lambda/2, "
                 "P = P_factor * P_min, P_factor in [1.001, 1e3]",
-    strategy=stated_cases, check=check_stated, max_examples=6, time_budget_s=20.0,
+    strategy=stated_cases, check=check_stated, max_examples=15, time_budget_s=30.0,
     examples=({**REFERENCE, "P_factor": 1.001},)))
 
 register(Variant(
@@ -352,5 +352,5 @@ register(Variant(
 register(Variant(
     claim=CLAIM, name="audit", expected=Expected.REPORT, tier=Tier.CERTIFIED,
     description="P_min = lambda0^2/R_crit against G, log(1/lambda0), n, d; radii per adversary; alpha_min(P_min)",
-    strategy=audit_cases, check=check_audit, max_examples=4, time_budget_s=20.0,
+    strategy=audit_cases, check=check_audit, max_examples=8, time_budget_s=20.0,
     examples=(dict(REFERENCE), _SIGMOID_REF)))
