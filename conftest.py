@@ -6,7 +6,7 @@
 * ``hunt``: thousands of examples, the shared database (``GNTK_DB``, a directory or a redis:// URL).
 
 Select with ``--hypothesis-profile NAME`` or the environment variable ``GNTK_PROFILE`` (default
-``ci`` under ``CI=true`` and otherwise ``dev``).  Per-claim budgets scale with the profile through
+``ci``, so that a plain ``pytest`` gives the same verdicts on every machine).  Per-claim budgets scale with the profile through
 :func:`checks.profiles.budget`.
 """
 
