@@ -232,5 +232,5 @@ def test_bad_inputs(anti_teacher):
         realisable_teacher(ANTI, Y_ANTI, TANH, range_tol=0.0)
     with pytest.raises(DomainError, match="Dbar must be >= 0"):
         theorem45_rhs(-1.0, 10, 0.1, 1.0)
-    with pytest.raises(DomainError, match="sqrt_loss and complexity must be >= 0"):
+    with pytest.raises(DomainError, match="sqrt_loss must be >= 0"):
         lemma56_rhs(-0.1, 0.0, 10, 0.1)

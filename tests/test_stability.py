@@ -290,9 +290,9 @@ def test_shrink_u_never_reaches_when_h2_is_well_conditioned():
 
 # ------------------------------------------------------------------------------ bad input
 def test_bad_inputs_raise_named_errors():
-    with pytest.raises(DomainError, match="Sigma must be positive semi-definite"):
+    with pytest.raises(DomainError, match="S must be positive semi-definite"):
         w2_gaussian_p0(np.zeros(2), np.diag([1.0, -0.5]))
-    with pytest.raises(DomainError, match="Sigma must be symmetric"):
+    with pytest.raises(DomainError, match="S must be symmetric"):
         w2_gaussian_p0(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
     with pytest.raises(ShapeError, match=r"mu must have shape \(3,\)"):
         gram_gaussian(X_REF, TANH, np.zeros(2), np.eye(3))

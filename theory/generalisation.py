@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 
 from ._validation import check_int, check_matrix, check_positive, check_probability, check_vector
 from .activations import SIGMOID, Activation
+from .bounds import lemma_5_6_rhs, theorem_4_5_rhs
 from .errors import DomainError, NonFiniteError
 from .gibbs import GibbsSolution, _check_problem, loss_weights, make_rule, solve_gibbs
 from .quadrature import hermite_rule
@@ -221,24 +222,13 @@ def phat_chi2(teacher: Teacher, alpha: float, K_u: int = 80) -> float:
 
 
 def theorem45_rhs(Dbar: float, n: float, delta: float, G: float) -> float:
-    """``(8G + 1) sqrt(Dbar/n) + 6 sqrt(log(2/delta)/(2n))`` (Theorem 4.5)."""
-    Dbar = float(Dbar)
-    if not Dbar >= 0:
-        raise DomainError(f"Dbar must be >= 0, got {Dbar!r}")
-    n, G = check_positive("n", n), check_positive("G", G)
-    delta = check_probability("delta", delta)
-    return (8.0 * G + 1.0) * math.sqrt(Dbar / n) + 6.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * n))
+    """``(8G + 1) sqrt(Dbar/n) + 6 sqrt(log(2/delta)/(2n))`` (Theorem 4.5): :func:`theory.bounds.theorem_4_5_rhs`."""
+    return theorem_4_5_rhs(G, Dbar, n, delta)
 
 
 def lemma56_rhs(sqrt_loss: float, complexity: float, n: float, delta: float) -> float:
-    """``sqrt(L_S) + 4 R_n + 6 sqrt(log(2/delta)/(2n))`` (Lemma 5.6 as printed)."""
-    sqrt_loss = float(sqrt_loss)
-    complexity = float(complexity)
-    if not (sqrt_loss >= 0 and complexity >= 0):
-        raise DomainError(f"sqrt_loss and complexity must be >= 0, got {sqrt_loss!r}, {complexity!r}")
-    n = check_positive("n", n)
-    delta = check_probability("delta", delta)
-    return sqrt_loss + 4.0 * complexity + 6.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * n))
+    """``sqrt(L_S) + 4 R_n + 6 sqrt(log(2/delta)/(2n))`` (Lemma 5.6 as printed): :func:`theory.bounds.lemma_5_6_rhs`."""
+    return lemma_5_6_rhs(sqrt_loss, complexity, delta, n)
 
 
 @dataclass(frozen=True, eq=False)

@@ -44,6 +44,7 @@ from scipy.special import gammaln
 
 from ._validation import check_int, check_matrix, check_positive, check_rng, check_vector
 from .activations import Activation, get_activation
+from .bounds import lemma_5_5_rhs
 from .errors import ConvergenceError, DomainError
 from .quadrature import MAX_TENSOR_RANK, qmc_rule, theta_rule
 
@@ -610,7 +611,7 @@ def _bound_args(n, G, alpha, M):
 def stated_bound(n: int, G, alpha, M) -> float:
     """Lemma 5.5 as printed: ``2 G alpha sqrt(M / n)`` (premise M <= 1/2; valid for M <= M_c)."""
     n, G, alpha, M = _bound_args(n, G, alpha, M)
-    return 2.0 * G * alpha * math.sqrt(M / n)
+    return lemma_5_5_rhs(G, alpha, M, n)
 
 
 def corrected_bound(n: int, G, alpha, M) -> float:

@@ -33,6 +33,7 @@ from scipy import optimize
 from ._validation import (as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_rng,
                           check_vector)
 from .activations import get_activation
+from .divergences import w2_gaussian_p0  # noqa: F401  (re-exported: the W2 of adversary C)
 from .errors import DomainError, ShapeError
 from .kernels import gram_p0, gram_particles
 from .quadrature import hermite_rule, qmc_rule, theta_rule
@@ -71,19 +72,6 @@ def _square(name: str, value, n: Optional[int] = None) -> np.ndarray:
         want = "square" if n is None else f"of shape ({n}, {n})"
         raise ShapeError(f"{name} must be {want}, got shape {M.shape}")
     return M
-
-
-def w2_gaussian_p0(mu, Sigma) -> float:
-    """Exact ``W2(N(mu, Sigma), N(0, I))`` by the Bures formula ``|mu|^2 + sum_i (sqrt(e_i) - 1)^2``.
-
-    ``mu`` (k,), ``Sigma`` (k, k) symmetric PSD (eigenvalues above ``-1e-12 max`` are clipped to 0).
-    """
-    mu = as_float_array("mu", mu, ndim=1)
-    mu, Sigma = _split(mu.shape[0], mu, Sigma)
-    e = np.linalg.eigvalsh(Sigma)
-    if e[0] < -1e-12 * max(1.0, e[-1]):
-        raise DomainError(f"Sigma must be positive semi-definite, got eigenvalue {e[0]:.3g}")
-    return float(math.sqrt(mu @ mu + np.sum((np.sqrt(np.clip(e, 0.0, None)) - 1.0) ** 2)))
 
 
 # ----------------------------------------------------------------------------------------------
