@@ -392,6 +392,10 @@ def write_plots(results: Iterable[VariantResult], directory, prefix: str = "") -
         from matplotlib.figure import Figure
     except ImportError as exc:
         return PlotOutcome((), f"plots skipped: matplotlib is not installed ({exc})")
+    # Claim modules register their curves on import; a pytest-xdist controller never imports them.
+    from .registry import load_all
+
+    load_all()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     by_claim: Dict[str, List[VariantResult]] = {}
