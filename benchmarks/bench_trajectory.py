@@ -8,7 +8,9 @@ with the plain numpy particle step instead of the compiled one; the post-process
 
 import pytest
 
+from checks import _dynamics_common as common
 from checks import dynamics_claims as dc
+from checks.strategies import build_dataset
 from checks.verdict import Status
 from theory.activations import TANH
 from theory.dynamics import Dynamics, DynamicsConfig
@@ -21,7 +23,7 @@ CASE = dc.EXAMPLE_PATH
 def _fresh():
     # The check memoises runs per case; clear them so that every round simulates from scratch.
     dc._paths_cached.cache_clear()
-    dc._gibbs_cached.cache_clear()
+    common._gibbs_cached.cache_clear()
     return (), {}
 
 
@@ -34,7 +36,7 @@ def test_lemma_5_2_path_check(benchmark, backend):
 
 
 def test_path_evidence_postprocessing(benchmark):
-    X, y = dc.build_dataset(CASE)
+    X, y = build_dataset(CASE)
     kc = kernel_constants(X, TANH)
     cfg = DynamicsConfig(alpha=30.0, lam=0.005, dt=0.02, m=2000, replicas=4, time="tau", lambda0=kc.lambda0)
     dyn = Dynamics(cfg, X, y, TANH, seed=1)

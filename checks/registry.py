@@ -46,9 +46,11 @@ class Expected(str, enum.Enum):
 CLAIM_MODULES = (
     "checks.lemma_5_1",
     "checks.dynamics_claims",
+    "checks.algorithm_1",
     "checks.lemma_5_4",
     "checks.lemma_5_5",
-    "checks.generalisation_claims",
+    "checks.lemma_5_6",
+    "checks.theorem_4_5",
 )
 
 #: Wall-clock budget per claim family under the ``ci`` profile, seconds (DESIGN 5: about 60 s).

@@ -1,6 +1,6 @@
-"""Tests of checks/dynamics_claims.py on fixed small cases: each stated check holds, the known finding
-(E1) reproduces with a confirmation, the mutants are caught, the audits are finite, and the verdicts
-say which width and step they were measured at (DESIGN 3)."""
+"""Tests of checks/dynamics_claims.py and checks/algorithm_1.py on fixed small cases: each stated check
+holds, the known finding (E1) reproduces with a confirmation, the mutants are caught, the audits are
+finite, and the verdicts say which width and step they were measured at (DESIGN 3)."""
 
 import json
 import math
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from checks import algorithm_1 as alg
 from checks import dynamics_claims as dc
 from checks.verdict import Status, Tier
 
 PATH, T_INF = dc.EXAMPLE_PATH, dc.EXAMPLE_T_INF
-THEOREM, KERNEL, ALGORITHM = dc.EXAMPLE_THEOREM, dc.EXAMPLE_KERNEL, dc.EXAMPLE_ALGORITHM
+THEOREM, KERNEL, ALGORITHM = dc.EXAMPLE_THEOREM, alg.EXAMPLE_KERNEL, alg.EXAMPLE_ALGORITHM
 
 
 def _finite_numbers(obj):
@@ -129,7 +130,7 @@ def test_theorem_4_4_audit_quantities():
 # -- Algorithm 1 --------------------------------------------------------------------------------
 @pytest.mark.claim("algorithm-1/stated")
 def test_printed_algorithm_known_finding_reproduces():
-    v = dc.check_algorithm_printed(ALGORITHM)
+    v = alg.check_algorithm_printed(ALGORITHM)
     assert v.status is Status.VIOLATED, v.explain()
     assert v.confirmation is not None and v.confirmation.extra["m"] == 64 * ALGORITHM["m"]
     # E1: outputs near 0, second moment on the heat flow k(1 + 2 lam T) within 5%
@@ -140,16 +141,16 @@ def test_printed_algorithm_known_finding_reproduces():
 
 @pytest.mark.claim("algorithm-1/corrected")
 def test_corrected_algorithm_holds_and_the_ladder_converges():
-    v = dc.check_algorithm_corrected(ALGORITHM)
+    v = alg.check_algorithm_corrected(ALGORITHM)
     assert v.status is Status.HOLDS, v.explain()
     lad = v.extra["rel_error_ladder"]
     assert lad["16m,dt"] < lad["m,dt"]
-    assert dc.mutant_check_alg_printed_as_corrected(ALGORITHM).status is Status.VIOLATED
+    assert alg.mutant_check_alg_printed_as_corrected(ALGORITHM).status is Status.VIOLATED
 
 
 @pytest.mark.claim("algorithm-1/audit")
 def test_algorithm_audit_is_finite():
-    v = dc.audit_algorithm(ALGORITHM)
+    v = alg.audit_algorithm(ALGORITHM)
     assert math.isfinite(v.observed) and _finite_numbers(v.to_dict()["extra"])
 
 
@@ -157,14 +158,14 @@ def test_algorithm_audit_is_finite():
 @pytest.mark.claim("kernel-regime/stated")
 def test_kernel_regime_holds_and_reversal_is_caught():
     for case in (KERNEL, {**KERNEL, "mode": "t_inf"}):
-        v = dc.check_kernel_regime(case)
+        v = alg.check_kernel_regime(case)
         assert v.status is Status.HOLDS, v.explain()
-        assert dc.mutant_check_kr_reversed(case).status is Status.VIOLATED
+        assert alg.mutant_check_kr_reversed(case).status is Status.VIOLATED
 
 
 @pytest.mark.claim("kernel-regime/audit")
 def test_kernel_regime_audit_slopes_negative():
-    v = dc.audit_kernel_regime(KERNEL)
+    v = alg.audit_kernel_regime(KERNEL)
     assert v.observed < 0 and v.extra["slope_gibbs"] < 0
     assert _finite_numbers(v.to_dict()["extra"])
 
@@ -184,8 +185,8 @@ def test_sizes_by_profile():
 
 
 def test_mutants_list_and_plot():
-    names = {(m[0], m[1]) for m in dc.MUTANTS}
-    assert ("bias-over-1e6", "lemma-5.2/stated") in names and len(dc.MUTANTS) == 6
+    names = {(m[0], m[1]) for m in dc.MUTANTS + alg.MUTANTS}
+    assert ("bias-over-1e6", "lemma-5.2/stated") in names and (len(dc.MUTANTS), len(alg.MUTANTS)) == (4, 2)
     matplotlib = pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
@@ -200,7 +201,7 @@ def test_mutants_list_and_plot():
 def test_degenerate_data_is_premise_failed():
     # d = 1 with r_min = 1: both inputs equal, H(p0) singular, Lambda = 0 (Assumption 4.3 fails)
     case = {**PATH, "n": 2, "d": 1, "r_min": 1.0}
-    for fn in (dc.check_lemma_5_2, dc.check_theorem_4_4, dc.check_kernel_regime):
+    for fn in (dc.check_lemma_5_2, dc.check_theorem_4_4, alg.check_kernel_regime):
         full = {**case, **THEOREM, **KERNEL, "n": 2, "d": 1, "r_min": 1.0, "mode": "t_inf"}
         v = fn(full)
         assert v.status is Status.PREMISE_FAILED and "Assumption 4.3" in v.reason

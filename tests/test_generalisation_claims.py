@@ -1,4 +1,5 @@
-"""Tests of checks.generalisation_claims: Lemma 5.6 and Theorem 4.5 as claims (MATH 4.8, 4.9, E4, E10-E13).
+"""Tests of checks.lemma_5_6 and checks.theorem_4_5 (shared helpers: checks._generalisation_common):
+Lemma 5.6 and Theorem 4.5 as claims (MATH 4.8, 4.9, E4, E10-E13).
 
 Fixed cases with known numbers (MATH 4.8's counterexample, MATH 4.9's antipodal pair), independent routes
 for every closed form (theory.generalisation, theory.gibbs's u|theta family, scipy's binomtest, a 1-D
@@ -14,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from scipy.stats import binomtest
 
-import checks.generalisation_claims as gc
+import checks._generalisation_common as common
+import checks.lemma_5_6 as l56
+import checks.theorem_4_5 as t45
 from checks import mutants
 from checks.expectations import EXPECTED_OUTCOMES, KNOWN_FINDINGS
 from checks.registry import Expected, get_variant
@@ -31,19 +34,19 @@ from theory.rademacher import corrected_bound
 MUTANT_56_CASE = {"k": 3, "d": 2, "seed": 0, "labels": "pm1", "y_scale": 0.5, "prob": "uniform",
                   "act": {"base": "tanh", "c": 0.25, "s": 1.0}, "alpha": 10.0, "M": 30.0, "N": 1, "delta": 1e-3,
                   "reps": 3, "gibbs": False, "lam_frac": 1e-3}
-PM1_CASE = {**gc.MATH_4_8_CASE, "labels": "pm1", "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "k": 3}
+PM1_CASE = {**l56.MATH_4_8_CASE, "labels": "pm1", "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "k": 3}
 
 
 def _first_sample(setup):
-    return gc.draw_samples(setup.support.prob, setup.N, 1, int(setup.case["seed"]), gc.SAMPLE_STREAM)[0]
+    return common.draw_samples(setup.support.prob, setup.N, 1, int(setup.case["seed"]), common.SAMPLE_STREAM)[0]
 
 
 # ------------------------------------------------------------------------------- Lemma 5.6
 @pytest.mark.claim("lemma-5.6/stated")
 def test_math48_witness_numbers():
     """MATH 4.8: sigmoid, y = 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1: LHS 1, RHS in 0.443-0.468."""
-    s = gc.lemma56_setup(gc.MATH_4_8_CASE)
-    t = gc.witness_table(s, _first_sample(s))
+    s = l56.lemma56_setup(l56.MATH_4_8_CASE)
+    t = l56.witness_table(s, _first_sample(s))
     i = t.names.index("shift:const-")
     assert t.lhs[i, 0] == 1.0
     assert t.kl[i, 0] == pytest.approx(0.02, rel=1e-8)      # the ball's edge, KL_MARGIN = 1e-9 below M
@@ -62,31 +65,31 @@ def test_math48_witness_numbers():
 
 @pytest.mark.claim("lemma-5.6/stated")
 def test_lemma56_stated_reproduces_e11():
-    v = gc.check_lemma56_stated(gc.MATH_4_8_CASE)
+    v = l56.check_lemma56_stated(l56.MATH_4_8_CASE)
     assert v.status is Status.VIOLATED
     assert v.observed == 1.0 and v.bound < 0.468
     assert v.extra["failures"] == 7 and v.extra["failures_needed"] == 7
-    assert v.extra["cp_lower"] == pytest.approx(gc.ALPHA_CP ** (1 / 7), rel=1e-9) and v.extra["cp_lower"] > 0.1
+    assert v.extra["cp_lower"] == pytest.approx(common.ALPHA_CP ** (1 / 7), rel=1e-9) and v.extra["cp_lower"] > 0.1
     assert v.confirmation is not None and v.confirmation.status is Status.VIOLATED
-    assert gc.check_lemma56_stated(gc.STATED_SHRUNK_CASE).status is Status.VIOLATED
+    assert l56.check_lemma56_stated(l56.STATED_SHRUNK_CASE).status is Status.VIOLATED
 
 
 @pytest.mark.claim("lemma-5.6/corrected")
 def test_lemma56_corrected_premise_and_holds():
-    assert gc.check_lemma56_corrected(gc.MATH_4_8_CASE).status is Status.PREMISE_FAILED
-    v = gc.check_lemma56_corrected(PM1_CASE)
+    assert l56.check_lemma56_corrected(l56.MATH_4_8_CASE).status is Status.PREMISE_FAILED
+    v = l56.check_lemma56_corrected(PM1_CASE)
     assert v.status is Status.HOLDS and v.extra["failures"] == 0
     assert v.premises["y in {-1, +1} (hidden premise, E11)"]
 
 
 @pytest.mark.claim("lemma-5.6/corrected")
 def test_witnesses_stay_in_the_ball():
-    s = gc.lemma56_setup(PM1_CASE)
-    t = gc.witness_table(s, _first_sample(s))
+    s = l56.lemma56_setup(PM1_CASE)
+    t = l56.witness_table(s, _first_sample(s))
     # every witness is admitted: the edge of a tilt ray is pulled in by its K vs 2K KL difference
     assert t.feasible.all()
     assert np.all(t.kl + np.abs(s.rays.kl_fine - s.rays.kl_coarse) <= s.M)
-    assert np.all(s.rays.beta > 0) and np.all(np.diff(s.rays.beta[:, :gc.RAY_FRACTIONS.size], axis=1) < 0)
+    assert np.all(s.rays.beta > 0) and np.all(np.diff(s.rays.beta[:, :l56.RAY_FRACTIONS.size], axis=1) < 0)
 
 
 @pytest.mark.claim("lemma-5.6/corrected")
@@ -94,9 +97,9 @@ def test_shift_ray_fits_the_labels():
     """The mean-shift ray of c = H2^+ y reproduces y at its fit point, with KL = y^T H2^-1 y / (2 alpha^2);
     H2 of the second route comes from theory.kernels.gram_p0 (2-D Gauss-Hermite per pair)."""
     case = {**PM1_CASE, "alpha": 30.0, "M": 5.0}
-    s = gc.lemma56_setup(case)
+    s = l56.lemma56_setup(case)
     i = s.rays.names.index("shift:flip+++")
-    fit = gc.RAY_FRACTIONS.size + int(np.nonzero(gc.FIT_MULTIPLIERS == 1.0)[0][0])
+    fit = l56.RAY_FRACTIONS.size + int(np.nonzero(l56.FIT_MULTIPLIERS == 1.0)[0][0])
     y = s.support.y
     # H2 is invertible here, so the fit is exact up to rounding of pinv (cond(H2) ~ 1e2)
     assert np.allclose(s.rays.f_fine[i, fit], y, atol=1e-10)
@@ -109,11 +112,11 @@ def test_shift_ray_fits_the_labels():
 @pytest.mark.claim("lemma-5.6/corrected")
 def test_tilt_ray_against_u_gaussian_family():
     """A tilt witness (psi = beta^2 S^2/2, m = beta S, v = 1) recomputed by theory.gibbs.energy_u_gaussian_family."""
-    s = gc.lemma56_setup(PM1_CASE)
+    s = l56.lemma56_setup(PM1_CASE)
     i = s.rays.names.index("tilt:flip+-+")
     j = 3
     X, y, act, alpha = s.support.X, s.support.y, s.support.act, s.alpha
-    rule = make_rule(X, 2 * gc._coarse_K(X))
+    rule = make_rule(X, 2 * common._coarse_K(X))
     h = act.derivatives(rule.z, 0)[0]
     H2 = h.T @ (rule.weights[:, None] * h)
     c = np.linalg.pinv(H2, hermitian=True) @ (np.array([1.0, -1.0, 1.0]) * y)
@@ -127,7 +130,7 @@ def test_tilt_ray_against_u_gaussian_family():
 
 @pytest.mark.claim("lemma-5.6/audit")
 def test_lemma56_audit_math48():
-    v = gc.check_lemma56_audit(gc.MATH_4_8_CASE)
+    v = l56.check_lemma56_audit(l56.MATH_4_8_CASE)
     e = v.extra
     assert v.status is Status.HOLDS and not e["vacuous"] and v.observed == e["rhs"]
     assert e["rhs_standard"] < e["rhs"]  # E13: the standard derivation's constants are half the paper's
@@ -143,45 +146,45 @@ def test_lemma56_audit_math48():
 @pytest.mark.claim("lemma-5.6/audit")
 def test_lemma56_audit_exact_complexity_small_sample():
     case = {**PM1_CASE, "N": 4, "M": 0.5, "alpha": 2.0}
-    e = gc.check_lemma56_audit(case).extra
+    e = l56.check_lemma56_audit(case).extra
     assert e["complexity_exact"] is not None and e["complexity_exact_converged"]
     assert 0.0 < e["complexity_exact"] <= e["complexity_upper"]  # the corrected all-M bound (MATH 4.7)
-    one = gc.check_lemma56_audit({**case, "N": 1}).extra  # N = 1: sup f(x) by the ball's symmetry
+    one = l56.check_lemma56_audit({**case, "N": 1}).extra  # N = 1: sup f(x) by the ball's symmetry
     assert 0.0 < one["complexity_exact"] <= one["complexity_upper"]
 
 
 # ----------------------------------------------------------------------- probability part
 def test_reps_to_certify():
     for delta in (1e-3, 0.01, 0.1, 0.3, 0.5):
-        R = gc.reps_to_certify(delta)
-        assert delta ** R <= gc.ALPHA_CP < delta ** (R - 1)
-    assert gc.ALPHA_CP == pytest.approx(2.8665e-7, rel=1e-4)
+        R = common.reps_to_certify(delta)
+        assert delta ** R <= common.ALPHA_CP < delta ** (R - 1)
+    assert common.ALPHA_CP == pytest.approx(2.8665e-7, rel=1e-4)
 
 
 def test_failures_needed_is_the_clopper_pearson_rule():
     for R in range(1, 26):
         for delta in (0.01, 0.1, 0.3):
-            m = gc.failures_needed(R, delta)
+            m = common.failures_needed(R, delta)
             for k in range(R + 1):
-                lo, _ = gc.clopper_pearson(k, R)
+                lo, _ = common.clopper_pearson(k, R)
                 assert (m is not None and k >= m) == (lo > delta), (R, delta, k)
 
 
 def test_clopper_pearson_against_scipy():
     for k, n in ((0, 5), (3, 7), (7, 7), (12, 40)):
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
-        lo, hi = gc.clopper_pearson(k, n, 0.025)
+        lo, hi = common.clopper_pearson(k, n, 0.025)
         assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
 
 
 def _outcomes(excesses, ambiguous=()):
-    return [gc.SampleOutcome(0.5 + e, 0.5, 1e-12, 0.5 + e + (0.2 if i in ambiguous else 0.0))
+    return [common.SampleOutcome(0.5 + e, 0.5, 1e-12, 0.5 + e + (0.2 if i in ambiguous else 0.0))
             for i, e in enumerate(excesses)]
 
 
 def test_binomial_verdict_rules():
     def verdict(outs, delta, tier=Tier.ESTIMATED):
-        return gc.binomial_verdict("toy/stated", outs, delta, {}, {}, {}, tier)
+        return common.binomial_verdict("toy/stated", outs, delta, {}, {}, {}, tier)
 
     v = verdict(_outcomes([0.1] * 7), 0.1)
     assert v.extra["failures_needed"] == 7
@@ -200,12 +203,12 @@ def test_binomial_verdict_rules():
 def test_draw_samples_statistics():
     """Mean multiplicity fractions over 400 samples of N = 100: |mean - p| <= 5 se (false alarm ~6e-7 each)."""
     p = np.array([0.2, 0.3, 0.5])
-    W = gc.draw_samples(p, 100, 400, seed=3, stream=gc.SAMPLE_STREAM)
+    W = common.draw_samples(p, 100, 400, seed=3, stream=common.SAMPLE_STREAM)
     se = np.sqrt(p * (1 - p) / (100 * 400))
     assert np.all(W.sum(axis=1) == 100)
     assert np.all(np.abs(W.mean(axis=0) / 100 - p) <= 5 * se)
-    assert np.array_equal(W, gc.draw_samples(p, 100, 400, seed=3, stream=gc.SAMPLE_STREAM))
-    assert not np.array_equal(W, gc.draw_samples(p, 100, 400, seed=3, stream=gc.CONFIRM_STREAM))
+    assert np.array_equal(W, common.draw_samples(p, 100, 400, seed=3, stream=common.SAMPLE_STREAM))
+    assert not np.array_equal(W, common.draw_samples(p, 100, 400, seed=3, stream=common.CONFIRM_STREAM))
 
 
 # ------------------------------------------------------------------------------ Theorem 4.5
@@ -219,7 +222,7 @@ def test_theorem45_antipodal_chain():
     dbar_ref = (w @ np.exp(m * m)) / w.sum() - 1.0
     rhs_ref = 17.0 * math.sqrt(69.55476763903785 / 10) + 6.0 * math.sqrt(math.log(20) / 20)
     for alpha in (0.3, 1.0, 30.0):
-        v = gc.check_theorem45_audit({**gc.ANTIPODAL_CASE, "alpha": alpha})
+        v = t45.check_theorem45_audit({**t45.ANTIPODAL_CASE, "alpha": alpha})
         e = v.extra
         assert e["Dbar"] == pytest.approx(69.55, abs=5e-3) and e["Dbar"] == pytest.approx(dbar_ref, rel=1e-6)
         assert e["holds_54"] and e["holds_55"] and v.status is Status.HOLDS
@@ -233,7 +236,7 @@ def test_theorem45_antipodal_chain():
 @pytest.mark.claim("theorem-4.5/audit")
 def test_theorem45_e10_step():
     """M = Dbar/alpha^2 = 7.73 > 1/2 (tanh, alpha = 3) on a sample of 4: R_hat_S below both Lemma 5.5 forms."""
-    e = gc.check_theorem45_audit({**gc.ANTIPODAL_CASE, "alpha": 3.0, "N": 4}).extra
+    e = t45.check_theorem45_audit({**t45.ANTIPODAL_CASE, "alpha": 3.0, "N": 4}).extra
     assert e["M"] > 0.5 and e["complexity_exact_converged"]
     assert e["complexity_exact"] <= min(e["lemma55_step_printed"], e["lemma55_step_corrected"])
     assert e["lemma55_step_printed_holds"] is True
@@ -241,39 +244,39 @@ def test_theorem45_e10_step():
 
 @pytest.mark.claim("theorem-4.5/stated")
 def test_theorem45_stated_nonvacuous_holds():
-    v = gc.check_theorem45_stated(gc.NONVACUOUS_CASE)
+    v = t45.check_theorem45_stated(t45.NONVACUOUS_CASE)
     assert v.status is Status.HOLDS and v.bound < 0.011 and v.extra["failures"] == 0
-    s = gc.theorem45_setup(gc.NONVACUOUS_CASE)
+    s = t45.theorem45_setup(t45.NONVACUOUS_CASE)
     w = _first_sample(s)
-    out = gc.theorem45_sample(s, w)
+    out = t45.theorem45_sample(s, w)
     f = np.array(out.detail["f"])
     assert out.lhs == out.lhs_upper == zero_one_risk(f, s.support.y, s.support.prob) == 0.0
-    assert gc.check_theorem45_stated(gc.ANTIPODAL_CASE).status is Status.HOLDS
+    assert t45.check_theorem45_stated(t45.ANTIPODAL_CASE).status is Status.HOLDS
 
 
 @pytest.mark.claim("theorem-4.5/stated")
 def test_theorem45_premise_failed_for_labels_off_pm1():
-    case = {**gc.ANTIPODAL_CASE, "y": [0.5, -0.5]}
-    v = gc.check_theorem45_stated(case)
+    case = {**t45.ANTIPODAL_CASE, "y": [0.5, -0.5]}
+    v = t45.check_theorem45_stated(case)
     assert v.status is Status.PREMISE_FAILED and "labels" in v.premise_failed
 
 
 # ---------------------------------------------------------------------------------- mutants
 def test_mutants_violated_on_fixed_cases():
-    assert gc.mutant_check_lemma56_sqrt_loss_only(MUTANT_56_CASE).status is Status.VIOLATED
-    assert gc.check_lemma56_corrected(MUTANT_56_CASE).status is Status.HOLDS
-    assert gc.mutant_check_theorem45_printed_loss(gc.NONVACUOUS_CASE).status is Status.VIOLATED
-    assert gc.check_theorem45_stated(gc.NONVACUOUS_CASE).status is Status.HOLDS
+    assert l56.mutant_check_lemma56_sqrt_loss_only(MUTANT_56_CASE).status is Status.VIOLATED
+    assert l56.check_lemma56_corrected(MUTANT_56_CASE).status is Status.HOLDS
+    assert t45.mutant_check_theorem45_printed_loss(t45.NONVACUOUS_CASE).status is Status.VIOLATED
+    assert t45.check_theorem45_stated(t45.NONVACUOUS_CASE).status is Status.HOLDS
 
 
 def test_mutants_are_discovered():
-    found = {m.id for m in mutants.module_mutants(gc)}
+    found = {m.id for module in (l56, t45) for m in mutants.module_mutants(module)}
     assert found == {"lemma-5.6/mutant-sqrt-loss-only", "theorem-4.5/mutant-printed-zero-one-loss"}
 
 
 # -------------------------------------------------------------------------- registry, search
 def test_registered_variants_match_expectations():
-    for claim in (gc.LEMMA_56, gc.THEOREM_45):
+    for claim in (l56.LEMMA_56, t45.THEOREM_45):
         assert claim.family == "generalisation"
     for (cid, name), exp in EXPECTED_OUTCOMES.items():
         if cid in ("lemma-5.6", "theorem-4.5"):
@@ -290,16 +293,16 @@ def test_known_finding_search_finds_and_shrinks():
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)
-@given(gc.lemma56_cases(("pm1", "halfspace", "inside", "const")), gc.theorem45_cases())
+@given(l56.lemma56_cases(("pm1", "halfspace", "inside", "const")), t45.theorem45_cases())
 def test_strategies_build_valid_cases(c56, c45):
     for case in (c56, c45):
-        sup = gc.build_support(case)
+        sup = common.build_support(case)
         assert np.all(np.linalg.norm(sup.X, axis=1) <= 1.0 + 1e-12) and np.all(np.abs(sup.y) <= 1.0)
         assert sup.prob.sum() == pytest.approx(1.0, abs=1e-12) and np.all(sup.prob > 0)
-        assert case["reps"] >= gc.reps_to_certify(case["delta"])
+        assert case["reps"] >= common.reps_to_certify(case["delta"])
     lam = c45["lam_frac"] * c45["alpha"] ** 2 / c45["N"]
     assert c45["alpha"] >= math.sqrt(c45["N"] * lam) * (1 - 1e-12)  # the premise is built in
-    assert np.all(np.abs(gc.build_support(c45).y) == 1.0)
+    assert np.all(np.abs(common.build_support(c45).y) == 1.0)
 
 
 # ------------------------------------------------------------------------------- validation
@@ -309,21 +312,21 @@ def test_strategies_build_valid_cases(c56, c45):
     ({"labels": "given", "y": [1.0]}, "y"), ({"labels": "given", "y": [2.0, 0.0]}, "y")])
 def test_build_support_rejects(patch, match):
     with pytest.raises(DomainError, match=match):
-        gc.build_support({**gc.MATH_4_8_CASE, **patch})
+        common.build_support({**l56.MATH_4_8_CASE, **patch})
 
 
 @pytest.mark.parametrize("patch", [{"M": -1.0}, {"delta": 1.5}, {"alpha": 0.0}, {"N": 0}])
 def test_lemma56_setup_rejects(patch):
     with pytest.raises(DomainError, match="case needs"):
-        gc.lemma56_setup({**gc.MATH_4_8_CASE, **patch})
+        l56.lemma56_setup({**l56.MATH_4_8_CASE, **patch})
 
 
 @pytest.mark.parametrize("patch", [{"delta": 1.5}, {"lam_frac": -1.0}, {"N": 0}])
 def test_theorem45_setup_rejects(patch):
     with pytest.raises(DomainError, match="case needs"):
-        gc.theorem45_setup({**gc.ANTIPODAL_CASE, **patch})
+        t45.theorem45_setup({**t45.ANTIPODAL_CASE, **patch})
 
 
 def test_binomial_verdict_is_a_verdict():
-    v = gc.check_lemma56_corrected(PM1_CASE)
+    v = l56.check_lemma56_corrected(PM1_CASE)
     assert isinstance(v, Verdict) and Verdict.from_dict(v.to_dict()).status is v.status

@@ -1,4 +1,4 @@
-"""Parallel runs (checks/parallel.py, issue 7): pytest-xdist, hunts with workers, soak runs.
+"""Parallel runs (checks/parallel.py, checks/soak.py, issue 7): pytest-xdist, hunts with workers, soak runs.
 
 * ``pytest -n 2`` gives the same claims report as a serial run (a subset of the claim suite, in
   subprocesses, under the deterministic ``ci`` profile).
@@ -27,10 +27,12 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase, InMemoryExampleDatabase
 
 from checks import parallel, runner
+from checks import soak as soaking
 from checks.parallel import (HuntStopped, add_commands, derive_seed, hunt, hunt_variants, hypothesis_seed,
-                             merge_results, soak, soak_variants)
+                             merge_results)
 from checks.registry import Claim, Expected, Variant
 from checks.runner import VariantResult, run_variant
+from checks.soak import soak, soak_variants
 from checks.verdict import Tier, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +259,7 @@ def test_soak_counts_violations_inconclusive_verdicts_and_errors():
     assert (b.violations, b.errors) == (0, 2) and "RuntimeError: toy check broke" in b.error_messages[0]
     again = soak([good], 2, seed=1, stream=io.StringIO()).rows[0]
     assert (again.cases, again.inconclusive) == (g.cases, g.inconclusive)   # reproducible from the seed
-    text = parallel.format_soak(out)
+    text = soaking.format_soak(out)
     assert "2 confirmed violation(s)" in text and "VIOLATED toy-p/corrected (seed" in text
 
 
@@ -271,8 +273,8 @@ def test_an_interrupted_pooled_soak_keeps_each_finished_run_once():
         if len(calls) == 2:  # Ctrl-C arrives while the parent handles a result
             raise KeyboardInterrupt
 
-    tasks = parallel._soak_tasks([get_variant("lemma-5.4/stated")], 8, seed=3)
-    assert parallel._soak_pool(tasks, 2, collect) is True
+    tasks = soaking._soak_tasks([get_variant("lemma-5.4/stated")], 8, seed=3)
+    assert soaking._soak_pool(tasks, 2, collect) is True
     assert 2 <= len(calls) < 8 and len(set(calls)) == len(calls)   # queued runs dropped, none twice
     assert set(calls) <= {s for _, _, s in tasks}
 
@@ -308,7 +310,7 @@ def test_add_commands_creates_or_extends_hunt_and_adds_soak():
         assert (a.workers, a.minutes, a.db, a.examples, a.profile) == (2, 0.5, "redis://127.0.0.1:6379/0", None, "hunt")
         assert a.func is parallel._cmd_hunt
     s = _parser().parse_args(["soak", "--runs", "50"])
-    assert (s.runs, s.claims, s.workers, s.func) == (50, None, 1, parallel._cmd_soak)
+    assert (s.runs, s.claims, s.workers, s.func) == (50, None, 1, soaking._cmd_soak)
     with pytest.raises(SystemExit):
         _parser().parse_args(["hunt", "x", "--workers", "0"])
 

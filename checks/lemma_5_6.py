@@ -1,14 +1,8 @@
-"""Lemma 5.6 and Theorem 4.5: the 0-1 risk through the square loss (MATH 4.8, 4.9; E4, E5, E10-E13, E18).
+"""Lemma 5.6: the 0-1 risk through the square loss, uniformly over the KL ball (MATH 4.8; E11, E13).
 
-Claims
+Claim
     lemma-5.6    with probability >= 1 - delta over S ~ D^N, uniformly over f in F_KL(M) (M fixed before
                  sampling, E13): ``E_D 1{y f <= 0} <= sqrt(E_S (f-y)^2) + 4 R_N(F_KL(M)) + 6 sqrt(log(2/delta)/(2N))``.
-    theorem-4.5  with probability >= 1 - delta: ``E_D 1{y f(p*, x) <= 0} <= (8G+1) sqrt(Dbar/N) + 6 sqrt(...)``
-                 with ``Dbar = chi^2(p_true || p0)`` (E5) and G = max G_i (E18).
-
-A sample S of size N from a finite support of k points is a multiplicity vector w ~ Multinomial(N, prob),
-so every quantity costs O(k) in N: the 0-1 risk is exact on the support, the square loss is weighted by
-w / N, and p* comes from the multiplicity-weighted dual of :mod:`theory.gibbs`.
 
 "Uniformly over f" (Lemma 5.6) is a search over witnesses of two families along directions
 ``S(theta) = c0 + c.h(theta)``: the DV tilts ``p_beta ∝ p0 e^{beta u S}`` of MATH 4.7 (``f = alpha beta E_pi[S h]``,
@@ -22,21 +16,9 @@ valid for every sample), the left side counts only errors whose sign survives th
 witness is admitted only when its refined KL plus the refinement difference is <= M.  So a witness with
 ``lhs - rhs > tol`` is a violation for that sample; finding none is "no violation found".
 
-"With probability >= 1 - delta" is a one-sided binomial test over R samples: it needs at least m failing
-samples, m the least count with ``P(Bin(R, delta) >= m) <= ALPHA_CP`` (the false alarm of DESIGN's z = 5),
-which is the same as the Clopper-Pearson lower bound on the failure frequency exceeding delta.  The verdict
-shows the m-th worst sample (``observed`` its left side, ``bound`` its right side), so it is VIOLATED iff
-the test rejects, and only after a confirmation on a fresh sample stream (estimated tier).  When R is too
-small for any m the verdict is ``undecidable`` (a failure is then INCONCLUSIVE, never a violation).
-
-Cases (JSON-able; rebuilt deterministically)
-    support: ``k`` (2-4 points), ``d`` (1-2), ``seed`` (inputs of :func:`checks.strategies.build_dataset`
-    with directions >= 30 degrees apart) or ``angles_deg`` (unit inputs in the plane); ``labels`` in
-    ``LABEL_KINDS`` (``pm1`` random signs, ``halfspace`` sign(v.x), ``inside`` y_scale * U(-1, 1),
-    ``const`` y_scale, ``given`` with a list ``y``); ``prob`` ``"uniform"`` or ``"random"`` (Dirichlet(2));
-    ``act`` ``{"base", "c", "s"}``.  Lemma 5.6: ``alpha, M, N, delta, reps, gibbs, lam_frac`` (lam of the
-    p*_S witness is ``lam_frac alpha^2/N``).  Theorem 4.5: ``alpha, lam_frac, N, delta, reps``
-    (``lam = lam_frac alpha^2/N`` keeps the premise ``alpha >= sqrt(N lam)``).
+The sampling model, the binomial test over R samples and the support keys of a case are those of
+:mod:`checks._generalisation_common`.  Cases add ``alpha, M, N, delta, reps, gibbs, lam_frac`` (lam of the
+p*_S witness is ``lam_frac alpha^2/N``).
 """
 
 from __future__ import annotations
@@ -53,26 +35,22 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.special import logsumexp
-from scipy.stats import beta as beta_dist, binom, norm
 
 from theory.activations import Activation
 from theory.errors import DomainError, GntkError
-from theory.generalisation import Teacher, realisable_teacher, theorem45_chain, theorem45_rhs
 from theory.gibbs import make_rule, solve_gibbs
-from theory.rademacher import corrected_bound, critical_M, kl_ball_sup, rademacher, stated_bound
+from theory.rademacher import corrected_bound, critical_M, stated_bound
 
-from .profiles import budget
+from ._generalisation_common import (RHS_RTOL, SAMPLE_STREAM, SIGN_FLOOR, SampleOutcome, Support, _acts, _coarse_K,
+                                     _confidence_term, _exact_complexity, _hunt, _premise_failed, _support,
+                                     _with_confirmation, _with_reps, binomial_verdict, build_support, draw_samples)
 from .registry import Claim, Expected, Variant, register
-from .strategies import build_activation, build_dataset, log_uniform, seeds
-from .verdict import DEFAULT_Z, Tier, Verdict
+from .strategies import log_uniform
+from .verdict import Tier, Verdict
 
-__all__ = ["LEMMA_56", "THEOREM_45", "ALPHA_CP", "LABEL_KINDS", "Support", "build_support", "draw_samples",
-           "reps_to_certify", "failures_needed", "clopper_pearson", "SampleOutcome", "binomial_verdict",
-           "Lemma56Setup", "lemma56_setup", "WitnessTable", "witness_table", "lemma56_sample",
-           "Theorem45Setup", "theorem45_setup", "theorem45_sample", "check_lemma56_stated",
-           "check_lemma56_corrected", "check_lemma56_audit", "check_theorem45_stated", "check_theorem45_audit",
-           "lemma56_cases", "theorem45_cases", "MATH_4_8_CASE", "ANTIPODAL_CASE", "STATED_SHRUNK_CASE",
-           "NONVACUOUS_CASE", "MUTANTS"]
+__all__ = ["LEMMA_56", "Lemma56Setup", "lemma56_setup", "WitnessTable", "witness_table", "lemma56_sample",
+           "check_lemma56_stated", "check_lemma56_corrected", "check_lemma56_audit", "lemma56_cases",
+           "MATH_4_8_CASE", "STATED_SHRUNK_CASE", "MUTANTS"]
 
 LEMMA_56 = Claim(
     id="lemma-5.6", paper_ref="Lemma 5.6",
@@ -81,23 +59,7 @@ LEMMA_56 = Claim(
     premises=("Assumption 4.1 (|x| <= 1, |y| <= 1)", "M fixed before sampling (E13)",
               "y in {-1, +1} (hidden premise, E11)"),
     family="generalisation")
-THEOREM_45 = Claim(
-    id="theorem-4.5", paper_ref="Theorem 4.5",
-    statement="with probability >= 1 - delta: E_D 1{y f(p*, x) < 0} <= (8G + 1) sqrt(Dbar/n) + "
-              "6 sqrt(log(2/delta)/(2n)), Dbar = chi^2(p_true || p0)",
-    premises=("y = int u h(theta, x) dp_true on supp(D) with chi^2(p_true || p0) < inf",
-              "Assumptions 4.1-4.2", "alpha >= sqrt(n lam) > 0", "labels in {-1, +1} (hidden H1, E11)",
-              "alpha >= 1 (hidden H2, E12)", "Dbar/alpha^2 <= 1/2 (hidden H3, E10)"),
-    family="generalisation")
 
-#: One-sided false alarm of the binomial test: the normal tail at DESIGN's z = 5 (2.87e-7).
-ALPHA_CP = float(norm.sf(DEFAULT_Z))
-LABEL_KINDS = ("pm1", "halfspace", "inside", "const", "given")
-#: Inputs at least this far from parallel: keeps H2(p0) well conditioned, so c = H2^+ y stays moderate.
-MIN_ANGLE_DEG = 30.0
-#: Coarse nodes per dimension of the witness and p* rules by rank (fine = 2K); 40^2 nodes keep a ci
-#: case well under a second, and the K vs 2K refinement decides what is resolved.
-COARSE_K = {0: 1, 1: 80, 2: 40, 3: 16}
 #: Points of a witness ray, beta = beta_M * r: a geometric grid from the ball's edge down to 1e-3 of it.
 RAY_FRACTIONS = np.geomspace(1.0, 1e-3, 25)
 #: ... and multiples of the linear-fit beta (where alpha beta E_N[S h] is closest to the ray's target),
@@ -107,168 +69,6 @@ FIT_MULTIPLIERS = np.array([0.5, 0.7, 0.85, 0.95, 1.0, 1.05, 1.2, 1.5])
 MISSING_FLIP = 0.1
 #: beta_M is solved for KL = M / (1 + KL_MARGIN) so that rounding never puts the edge outside the ball.
 KL_MARGIN = 1e-9
-#: A sign of f counts only when |f| exceeds its refinement error by this absolute margin (rounding of f).
-SIGN_FLOOR = 1e-12
-#: Relative rounding of sums of a few O(1) terms (the right-hand sides).
-RHS_RTOL = 1e-12
-#: Exact R_hat_S by 2^(N-1) sign vectors only for samples this small (< ~0.2 s each).
-EXACT_COMPLEXITY_MAX_N = 6
-
-
-# ------------------------------------------------------------------------------------ support
-@dataclass(frozen=True, eq=False)
-class Support:
-    """The law D: points X (k, d), labels y (k,), probabilities prob (k,), activation act."""
-
-    X: np.ndarray
-    y: np.ndarray
-    prob: np.ndarray
-    act: Activation
-    labels: str
-
-
-def _inputs(case: Mapping[str, Any]) -> np.ndarray:
-    if "angles_deg" in case:
-        a = np.radians(np.asarray(case["angles_deg"], dtype=np.float64))
-        return np.stack([np.cos(a), np.sin(a)], axis=1)
-    X, _ = build_dataset({"n": int(case["k"]), "d": int(case["d"]), "seed": int(case["seed"]),
-                          "labels": "pm1", "r_min": 0.5, "min_angle_deg": MIN_ANGLE_DEG})
-    return X
-
-
-def _labels(case: Mapping[str, Any], X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    kind, k = case.get("labels", "pm1"), X.shape[0]
-    if kind not in LABEL_KINDS:
-        raise DomainError(f"case['labels'] must be one of {LABEL_KINDS}, got {kind!r}")
-    if kind == "given":
-        y = np.asarray(case["y"], dtype=np.float64)
-        if y.shape != (k,) or np.any(np.abs(y) > 1.0):
-            raise DomainError(f"case['y'] must hold {k} labels in [-1, 1], got {case['y']!r}")
-        return y
-    if kind == "pm1":
-        return rng.choice([-1.0, 1.0], size=k)
-    if kind == "halfspace":
-        return np.where(X @ rng.standard_normal(X.shape[1]) >= 0.0, 1.0, -1.0)
-    scale = float(case["y_scale"])
-    if not 0.0 < scale <= 1.0:
-        raise DomainError(f"case['y_scale'] must lie in (0, 1], got {case['y_scale']!r}")
-    return scale * (rng.uniform(-1.0, 1.0, size=k) if kind == "inside" else np.ones(k))
-
-
-def build_support(case: Mapping[str, Any]) -> Support:
-    """The finite-support law D of a case (module docstring); labels and prob use ``default_rng([seed, 1])``."""
-    X = _inputs(case)
-    rng = np.random.default_rng([int(case.get("seed", 0)), 1])
-    y = _labels(case, X, rng)
-    kind = case.get("prob", "uniform")
-    if kind not in ("uniform", "random"):
-        raise DomainError(f"case['prob'] must be 'uniform' or 'random', got {kind!r}")
-    k = X.shape[0]
-    prob = np.full(k, 1.0 / k) if kind == "uniform" else rng.dirichlet(np.full(k, 2.0))
-    return Support(X=X, y=y, prob=prob, act=build_activation(case["act"]), labels=str(case.get("labels", "pm1")))
-
-
-#: Streams of ``default_rng([seed, stream])``: the samples of a verdict, and those of its confirmation.
-SAMPLE_STREAM, CONFIRM_STREAM = 7, 8
-
-
-def draw_samples(prob: np.ndarray, N: int, reps: int, seed: int, stream: int) -> np.ndarray:
-    """Multiplicity vectors (reps, k) of reps samples of size N, from ``default_rng([seed, stream])``."""
-    rng = np.random.default_rng([int(seed), int(stream)])
-    return rng.multinomial(int(N), prob, size=int(reps)).astype(np.float64)
-
-
-def _confidence_term(N: float, delta: float) -> float:
-    return 6.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * N))
-
-
-# ---------------------------------------------------------------------- the probability part
-def reps_to_certify(delta: float, alpha: float = ALPHA_CP) -> int:
-    """Fewest samples R for which R failures out of R reject ``P(failure) <= delta`` (delta^R <= alpha)."""
-    return max(1, math.ceil(math.log(alpha) / math.log(delta) - 1e-12))
-
-
-def failures_needed(reps: int, delta: float, alpha: float = ALPHA_CP) -> Optional[int]:
-    """Least m with ``P(Bin(reps, delta) >= m) <= alpha`` (None when even m = reps is not enough)."""
-    m = np.arange(1, int(reps) + 1)
-    ok = np.nonzero(binom.sf(m - 1, int(reps), delta) <= alpha)[0]
-    return int(m[ok[0]]) if ok.size else None
-
-
-def clopper_pearson(k: int, n: int, alpha: float = ALPHA_CP) -> Tuple[float, float]:
-    """One-sided Clopper-Pearson bounds (each at level 1 - alpha) on a binomial proportion k/n."""
-    lo = float(beta_dist.ppf(alpha, k, n - k + 1)) if k > 0 else 0.0
-    hi = float(beta_dist.ppf(1.0 - alpha, k + 1, n - k)) if k < n else 1.0
-    return lo, hi
-
-
-@dataclass(frozen=True)
-class SampleOutcome:
-    """One sample S: ``lhs`` (errors of resolved sign), ``rhs``, ``tol`` (refinement error of rhs - lhs),
-    ``lhs_upper`` (lhs plus the mass of unresolved signs) and report-only ``detail``."""
-
-    lhs: float
-    rhs: float
-    tol: float
-    lhs_upper: float
-    detail: Dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def excess(self) -> float:
-        return self.lhs - self.rhs
-
-    @property
-    def fails(self) -> bool:
-        return self.excess > self.tol
-
-    @property
-    def ambiguous(self) -> bool:
-        return not self.fails and self.lhs_upper - self.rhs > self.tol
-
-
-def binomial_verdict(claim: str, outcomes: Sequence[SampleOutcome], delta: float, case, premises,
-                     extra: Mapping[str, Any], tier: Tier) -> Verdict:
-    """The verdict of the probability statement over ``outcomes`` (module docstring: the m-th worst sample)."""
-    R = len(outcomes)
-    fails = sum(o.fails for o in outcomes)
-    amb = sum(o.ambiguous for o in outcomes)
-    m = failures_needed(R, delta)
-    order = sorted(range(R), key=lambda i: outcomes[i].excess - outcomes[i].tol, reverse=True)
-    chosen = outcomes[order[(m or 1) - 1]]
-    undecidable = inconclusive = None
-    if m is None:
-        undecidable = (f"{R} samples cannot reject P(failure) <= delta = {delta:.4g} at false alarm "
-                       f"{ALPHA_CP:.2g} (needs >= {reps_to_certify(delta)})")
-    elif fails < m <= fails + amb:
-        inconclusive = f"{amb} samples with unresolved signs of f could decide the binomial test"
-    lo, hi = clopper_pearson(fails, R)
-    ext = {**dict(extra), "samples": R, "failures": fails, "unresolved": amb, "failures_needed": m,
-           "cp_lower": lo, "cp_upper": hi, "cp_upper_95": clopper_pearson(fails, R, 0.05)[1],
-           "failure_frequency": fails / R, "chosen": chosen.detail}
-    return Verdict(claim=claim, observed=chosen.lhs, bound=chosen.rhs, relation="<=", tier=tier, stderr=0.0,
-                   tolerance=chosen.tol, tolerance_reason="K vs 2K refinement of the sides; the sampling error "
-                   f"enters through the binomial test (m-th worst of R samples, false alarm {ALPHA_CP:.2g})",
-                   case=dict(case), premises=dict(premises), inconclusive=inconclusive, undecidable=undecidable,
-                   extra=ext)
-
-
-def _would_violate(v: Verdict) -> bool:
-    m = v.extra["failures_needed"]
-    return m is not None and v.extra["failures"] >= m and not v.inconclusive
-
-
-def _with_confirmation(v: Verdict, outcomes_fn, delta, case, premises, extra) -> Verdict:
-    """Attach the re-run on the fresh sample stream when the first run would reject (estimated tier)."""
-    if not _would_violate(v):
-        return v
-    conf = binomial_verdict(v.claim, outcomes_fn(CONFIRM_STREAM), delta, case, premises, extra, Tier.EXACT)
-    return dataclasses.replace(v, confirmation=conf)
-
-
-
-def _premise_failed(claim: str, case, premises, reason: str) -> Verdict:
-    return Verdict(claim=claim, observed=0.0, bound=0.0, tier=Tier.EXACT, case=dict(case),
-                   premises=dict(premises), premise_failed=reason)
 
 
 # ----------------------------------------------------------------------- Lemma 5.6 witnesses
@@ -276,10 +76,6 @@ def _premise_failed(claim: str, case, premises, reason: str) -> Verdict:
 class _Rule:
     logw: np.ndarray      # (Nq,) log weights (-inf where a weight underflows)
     h: np.ndarray         # (Nq, k) activation at the nodes
-
-
-def _coarse_K(X: np.ndarray) -> int:
-    return COARSE_K[min(make_rule(X, 1).rank, 3)]
 
 
 def _rules(X: np.ndarray, act: Activation) -> Tuple[_Rule, _Rule]:
@@ -607,24 +403,6 @@ def check_lemma56_corrected(case: Mapping[str, Any]) -> Verdict:
     return _lemma56_check("corrected", case, corrected=True)
 
 
-def _exact_complexity(X: np.ndarray, w: np.ndarray, act: Activation, alpha: float, M: float) -> Dict[str, Any]:
-    """R_hat_S(F_KL(M)) on the sample itself (rows repeated by multiplicity) by DV + enumeration (MATH 4.7)."""
-    N = int(w.sum())
-    if N > EXACT_COMPLEXITY_MAX_N or not math.isfinite(M):
-        return {"complexity_exact": None, "complexity_exact_note": f"not computed (N = {N} or M = {M:.3g})"}
-    XS = np.repeat(X, w.astype(int), axis=0)
-    try:
-        if N == 1:  # E_sigma sup sigma f(x) = sup f(x) by the symmetry u -> -u of the ball (MATH 4.7)
-            r = kl_ball_sup(XS, np.ones(1), act, alpha, M)
-            return {"complexity_exact": r.value, "complexity_exact_converged": r.converged,
-                    "complexity_exact_error": r.quad_error}
-        r = rademacher(XS, act, alpha, M, method="enumerate")
-    except GntkError as exc:
-        return {"complexity_exact": None, "complexity_exact_note": f"failed: {exc}"}
-    return {"complexity_exact": r.value, "complexity_exact_converged": r.converged,
-            "complexity_exact_error": r.quad_error}
-
-
 def _nonvacuous_N(sqrt_loss: float, G1: float, alpha: float, M: float, delta: float) -> float:
     """Smallest N with ``sqrt_loss + 4 R_up(N) + 6 sqrt(log(2/delta)/(2N)) < 1`` (inf if none up to 1e15).
 
@@ -681,206 +459,10 @@ def check_lemma56_audit(case: Mapping[str, Any]) -> Verdict:
                    "sqrt-loss (report only: VIOLATED = vacuous)", case=dict(case), premises=premises, extra=extra)
 
 
-# ---------------------------------------------------------------------------------- Theorem 4.5
-@dataclass(frozen=True, eq=False)
-class Theorem45Setup:
-    """What a Theorem 4.5 case fixes before sampling: D, the realisable teacher, lam and the RHS (with its error)."""
-
-    case: Mapping[str, Any]
-    support: Support
-    teacher: Teacher
-    alpha: float
-    lam: float
-    N: int
-    delta: float
-    K: int
-    rhs: float
-    rhs_tol: float
-    rhs_G1: float
-
-
-def _rel_error_Dbar(teacher: Teacher) -> float:
-    """Relative error of Dbar: refine_error is the K vs 2K change of log(1 + Dbar), so Dbar moves by
-    (1 + Dbar) expm1(err) (capped where expm1 would overflow: the value is then meaningless anyway)."""
-    return math.expm1(min(teacher.chi2.refine_error, 700.0)) * (1.0 + 1.0 / max(teacher.Dbar, 1e-300))
-
-
-def _rhs_with_error(teacher: Teacher, N: int, delta: float, G: float) -> Tuple[float, float]:
-    chi = teacher.chi2
-    if chi.overflow:  # chi^2 beyond float64: the right-hand side is astronomically vacuous
-        return math.inf, 0.0
-    Dbar = chi.chi2
-    rhs = theorem45_rhs(Dbar, N, delta, G)
-    dD = Dbar * _rel_error_Dbar(teacher)
-    drhs = (8.0 * G + 1.0) * (math.sqrt((Dbar + dD) / N) - math.sqrt(Dbar / N))
-    return rhs, drhs + RHS_RTOL * (1.0 + rhs)
-
-
-@lru_cache(maxsize=64)
-def _theorem45_setup(key: str) -> Theorem45Setup:
-    case = json.loads(key)
-    sup = build_support(case)
-    alpha, N, delta = float(case["alpha"]), int(case["N"]), float(case["delta"])
-    lam_frac = float(case.get("lam_frac", 1.0))
-    if not (alpha > 0 and N >= 1 and 0 < delta < 1 and lam_frac > 0):
-        raise DomainError(f"case needs alpha > 0, N >= 1, 0 < delta < 1, lam_frac > 0, "
-                          f"got {alpha!r}, {N!r}, {delta!r}, {lam_frac!r}")
-    teacher = realisable_teacher(sup.X, sup.y, sup.act)
-    rhs, tol = _rhs_with_error(teacher, N, delta, sup.act.G)
-    rhs_G1 = _rhs_with_error(teacher, N, delta, sup.act.G1)[0]
-    return Theorem45Setup(case=case, support=sup, teacher=teacher, alpha=alpha, lam=lam_frac * alpha ** 2 / N, N=N,
-                          delta=delta, K=_coarse_K(sup.X), rhs=rhs, rhs_tol=tol, rhs_G1=rhs_G1)
-
-
-def theorem45_setup(case: Mapping[str, Any]) -> Theorem45Setup:
-    """The (cached) :class:`Theorem45Setup` of a case."""
-    return _theorem45_setup(json.dumps(dict(case), sort_keys=True))
-
-
-def theorem45_sample(setup: Theorem45Setup, w: np.ndarray, *, loss: str = "paper") -> SampleOutcome:
-    """The 0-1 risk of p*_S exactly on the support against the RHS, for multiplicities w (k,).
-
-    ``loss="paper"`` is ``1{y f <= 0}`` (E4 corrected); ``"printed"`` (a mutant) is ``1{f < 0}``.  Only
-    signs of f resolved by the K vs 2K refinement count; the unresolved mass goes to ``lhs_upper``.
-    """
-    sup = setup.support
-    try:
-        sol = solve_gibbs(sup.X, sup.y, sup.act, setup.alpha, setup.lam, K=setup.K, weights=w, warn=False)
-    except GntkError as exc:  # an unsolved p* leaves the whole risk unresolved, never a violation
-        return SampleOutcome(0.0, setup.rhs, setup.rhs_tol, 1.0, {"error": str(exc), "w": w.tolist()})
-    err = float(sol.refine_error_f) + SIGN_FLOOR
-    resolved = np.abs(sol.f) > err
-    wrong = resolved & ((sup.y * sol.f < 0.0) if loss == "paper" else (sol.f < 0.0))
-    lhs = float(sup.prob @ wrong)
-    return SampleOutcome(lhs, setup.rhs, setup.rhs_tol, lhs + float(sup.prob @ ~resolved),
-                         {"f": sol.f.tolist(), "refine_error_f": err, "KL_star": sol.KL, "w": w.tolist()})
-
-
-def _theorem45_premises(s: Theorem45Setup) -> Dict[str, bool]:
-    M = s.teacher.Dbar / s.alpha ** 2
-    return {"realisable teacher (y in range of H2(p0))": bool(s.teacher.realisable),
-            "alpha >= sqrt(n lam) > 0": bool(s.alpha >= math.sqrt(s.N * s.lam) * (1.0 - 1e-12)),
-            "labels in {-1, +1} (hidden H1)": bool(np.all(np.abs(s.support.y) == 1.0)),
-            "alpha >= 1 (hidden H2, E12)": bool(s.alpha >= 1.0), "Dbar/alpha^2 <= 1/2 (hidden H3, E10)": bool(M <= 0.5)}
-
-
-def _theorem45_blocked(claim: str, case, s: Theorem45Setup, premises) -> Optional[Verdict]:
-    for key in ("realisable teacher (y in range of H2(p0))", "labels in {-1, +1} (hidden H1)",
-                "alpha >= sqrt(n lam) > 0"):
-        if not premises[key]:
-            return _premise_failed(claim, case, premises, f"premise fails: {key} "
-                                   f"(range residual {s.teacher.range_residual:.3g})")
-    return None
-
-
-def _theorem45_extra(s: Theorem45Setup) -> Dict[str, Any]:
-    M = s.teacher.Dbar / s.alpha ** 2
-    return {"Dbar": s.teacher.Dbar, "log1p_Dbar": s.teacher.chi2.log1p_chi2, "M": M, "lam": s.lam, "N": s.N,
-            "rhs": s.rhs, "rhs_G1": s.rhs_G1, "vacuous": bool(s.rhs > 1.0), "G": s.support.act.G,
-            "events": [f"act={s.support.act.name}", "vacuous" if s.rhs > 1.0 else "non-vacuous",
-                       f"alpha<1:{s.alpha < 1.0}"]}
-
-
-def _theorem45_outcomes(s: Theorem45Setup, stream: int, loss: str) -> List[SampleOutcome]:
-    W = draw_samples(s.support.prob, s.N, int(s.case["reps"]), int(s.case["seed"]), stream)
-    return [theorem45_sample(s, w, loss=loss) for w in W]
-
-
-def _theorem45_check(name: str, case, loss: str = "paper") -> Verdict:
-    s = theorem45_setup(case)
-    claim = f"{THEOREM_45.id}/{name}"
-    premises = _theorem45_premises(s)
-    blocked = _theorem45_blocked(claim, case, s, premises)
-    if blocked is not None:
-        return blocked
-    extra = _theorem45_extra(s)
-    v = binomial_verdict(claim, _theorem45_outcomes(s, SAMPLE_STREAM, loss), s.delta, case, premises, extra,
-                         Tier.ESTIMATED)
-    return _with_confirmation(v, lambda st_: _theorem45_outcomes(s, st_, loss), s.delta, case, premises, extra)
-
-
-def check_theorem45_stated(case: Mapping[str, Any]) -> Verdict:
-    """Theorem 4.5 as printed: the 0-1 risk of p*_S against ``(8G+1) sqrt(Dbar/N) + 6 sqrt(...)``."""
-    return _theorem45_check("stated", case)
-
-
-def _e10_step(s: Theorem45Setup, w: np.ndarray, M: float) -> Dict[str, Any]:
-    """Lemma 5.5 at the proof step, M = Dbar/alpha^2 > 1/2 (E10): does 2 G1 alpha sqrt(M/N) bound R_hat_S?"""
-    if not (0.5 < M <= 50.0):  # beyond ~50 the DV tilt needs far more nodes than a ci case affords
-        return {"lemma55_step": "M <= 1/2 (premise holds)" if M <= 0.5 else "not computed (M > 50)"}
-    act, N = s.support.act, int(w.sum())
-    out = _exact_complexity(s.support.X, w, act, s.alpha, M)
-    printed = stated_bound(N, act.G1, s.alpha, M)
-    out.update(lemma55_step_printed=printed, lemma55_step_printed_G=stated_bound(N, act.G, s.alpha, M),
-               lemma55_step_corrected=corrected_bound(N, act.G1, s.alpha, M))
-    if out["complexity_exact"] is not None:
-        out["lemma55_step_printed_holds"] = bool(out["complexity_exact"] <= printed)
-    return out
-
-
-def check_theorem45_audit(case: Mapping[str, Any]) -> Verdict:
-    """The proof chain of Theorem 4.5 on one sample: observed KL(p*) against M = Dbar/alpha^2 (5.5).
-
-    extra: (5.2) L(p_hat), (5.3) chi^2(p_hat) by (theta, u) quadrature against the identity Dbar/alpha^2,
-    (5.4) L(p*) against lam M, (5.5), the hidden premises (alpha < 1: E12; M > 1/2: E10, with Lemma 5.5
-    checked at the step when R_hat_S is computable), the final inequality and its vacuity (RHS > 1).
-    """
-    s = theorem45_setup(case)
-    claim = f"{THEOREM_45.id}/audit"
-    premises = _theorem45_premises(s)
-    blocked = _theorem45_blocked(claim, case, s, premises)
-    if blocked is not None:
-        return blocked
-    w = draw_samples(s.support.prob, s.N, 1, int(case["seed"]), SAMPLE_STREAM)[0]
-    try:
-        ch = theorem45_chain(s.teacher, s.alpha, s.lam, w, delta=s.delta, prob=s.support.prob, K=s.K, warn=False)
-    except GntkError as exc:  # p* not solved on this rule: nothing to report but the reason
-        return Verdict(claim=claim, observed=0.0, bound=0.0, case=dict(case), premises=premises,
-                       inconclusive=f"Gibbs p* not solved: {exc}", extra=_theorem45_extra(s))
-    sol = ch.gibbs
-    M = ch.M
-    rel_D = _rel_error_Dbar(s.teacher)
-    # an overflowing Dbar (M = inf) makes (5.5) trivial: only the refinement of KL(p*) then matters
-    tol = abs(sol.KL) * (sol.refine_error_KL or 0.0) + ((M * rel_D + RHS_RTOL * (1.0 + M)) if math.isfinite(M) else 0.0)
-    extra = {**_theorem45_extra(s), "L_phat": ch.L_phat, "chi2_phat": ch.chi2_phat, "chi2_phat_identity": ch.M,
-             "L_star": ch.L_star, "bound_54": ch.bound_54, "KL_star": ch.KL_star, "bound_55": ch.bound_55,
-             "ratio_54": ch.L_star / ch.bound_54 if ch.bound_54 > 0 else math.inf,
-             "ratio_55": ch.KL_star / ch.bound_55 if ch.bound_55 > 0 else math.inf,
-             "holds_54": bool(ch.L_star <= ch.bound_54), "holds_55": bool(ch.KL_star <= ch.bound_55),
-             "risk_star": ch.risk_star, "gibbs_validity": sol.validity, "M_le_Mc": bool(M <= critical_M()),
-             **_e10_step(s, w, M)}
-    if ch.chi2_phat is not None and math.isfinite(ch.M):
-        extra["chi2_identity_rel_gap"] = abs(ch.chi2_phat - ch.M) / max(ch.M, 1e-300)
-    extra["events"] = extra["events"] + [f"M>1/2:{M > 0.5}", f"(5.5) holds:{extra['holds_55']}"]
-    inconclusive = None if sol.converged else f"Gibbs p* quadrature not converged ({sol.validity})"
-    return Verdict(claim=claim, observed=ch.KL_star, bound=M, relation="<=", tier=Tier.EXACT, tolerance=tol,
-                   tolerance_reason="K vs 2K refinement of KL(p*) and of Dbar (report only)", case=dict(case),
-                   premises=premises, inconclusive=inconclusive, extra=extra)
-
-
 # ---------------------------------------------------------------------------------- strategies
-def _hunt() -> bool:
-    return budget().name == "hunt"
-
-
 def _sizes(hi: float) -> st.SearchStrategy[int]:
     """Sample sizes: tiny (1-4: support points go missing), small (5-16) or log-uniform in [16, hi]."""
     return st.one_of(st.integers(1, 4), st.integers(5, 16), log_uniform(16.0, hi).map(lambda v: int(round(v))))
-
-
-def _acts(c: Tuple[float, float], s: Tuple[float, float]) -> st.SearchStrategy[Dict[str, Any]]:
-    return st.builds(lambda b, cc, ss: {"base": b, "c": cc, "s": ss}, st.sampled_from(["tanh", "sigmoid", "erf"]),
-                     log_uniform(*c), log_uniform(*s))
-
-
-def _support(labels: Sequence[str], k=(2, 4), d=(1, 2)) -> st.SearchStrategy[Dict[str, Any]]:
-    return st.fixed_dictionaries({"k": st.integers(*k), "d": st.integers(*d), "seed": seeds(),
-                                  "labels": st.sampled_from(list(labels)),
-                                  "prob": st.sampled_from(["uniform", "random"])})
-
-
-def _with_reps(case: Dict[str, Any], extra: int) -> Dict[str, Any]:
-    return {**case, "reps": reps_to_certify(case["delta"]) + extra}
 
 
 def lemma56_cases(labels: Sequence[str] = ("pm1", "halfspace"), *, alpha=(1.0, 1e3), M=(1e-2, 30.0),
@@ -906,21 +488,6 @@ def _corrected56_cases() -> st.SearchStrategy[Dict[str, Any]]:
                                                     N=st.integers(1, 3), k=(3, 4), d=(2, 2)))
 
 
-def theorem45_cases(audit: bool = False) -> st.SearchStrategy[Dict[str, Any]]:
-    """Theorem 4.5 cases: activations c*h(z/s) with c in [4, 64] (Dbar ~ 1/c^2 stays moderate), N up to 1e9 so
-    that half the draws reach the non-vacuous regime N >~ (8G+1)^2 Dbar; alpha in [0.25, 100] ([0.3, 30] for
-    the audit, where alpha < 1 reaches E12 and M = Dbar/alpha^2 > 1/2 reaches E10)."""
-    big = log_uniform(16.0, 1e9).map(lambda v: int(round(v)))
-    # the audit's N <= 6 branch is where R_hat_S can be enumerated at the E10 step
-    sizes = st.one_of(st.integers(1, 6), st.integers(7, 16), big) if audit else st.one_of(st.integers(1, 16), big)
-    parts = st.fixed_dictionaries({
-        "act": _acts((4.0, 64.0), (0.5, 2.0)),
-        "alpha": log_uniform(0.3, 30.0) if audit else log_uniform(0.25, 100.0),
-        "lam_frac": log_uniform(1e-3, 1.0), "N": sizes, "delta": log_uniform(1e-3, 0.5)})
-    return st.builds(lambda a, b, e: _with_reps({**a, **b, "y_scale": 1.0}, e), _support(("halfspace", "pm1")), parts,
-                     st.just(0) if audit else st.integers(0, 40 if _hunt() else 1))
-
-
 def _stated56_cases() -> st.SearchStrategy[Dict[str, Any]]:
     """Where E11 bites: |y| <= 1/2, N >= 1e3 (the confidence term below 0.4) and a moderate alpha G1 sqrt(M)."""
     return lemma56_cases(("inside", "const", "inside", "pm1"), alpha=(1.0, 10.0), M=(1e-3, 1.0),
@@ -940,16 +507,9 @@ def mutant_check_lemma56_sqrt_loss_only(case: Mapping[str, Any]) -> Verdict:
     return _lemma56_check("corrected", case, corrected=True, drop_terms=True)
 
 
-def mutant_check_theorem45_printed_loss(case: Mapping[str, Any]) -> Verdict:
-    """Theorem 4.5 with the 0-1 loss as printed (E4), 1{f < 0} ignoring y: fails once the RHS is non-vacuous."""
-    return _theorem45_check("stated", case, loss="printed")
-
-
 MUTANTS = [
     ("sqrt-loss-only", "lemma-5.6/corrected", mutant_check_lemma56_sqrt_loss_only,
      "Lemma 5.6 (y in {-1,+1}) with the complexity and confidence terms dropped"),
-    ("printed-zero-one-loss", "theorem-4.5/stated", mutant_check_theorem45_printed_loss,
-     "Theorem 4.5 with the printed 0-1 loss 1{f < 0} (E4), which ignores the label"),
 ]
 
 
@@ -958,16 +518,10 @@ MUTANTS = [
 MATH_4_8_CASE = {"k": 2, "d": 2, "seed": 0, "labels": "const", "y_scale": 0.1, "prob": "uniform",
                  "act": {"base": "sigmoid", "c": 1.0, "s": 1.0}, "alpha": 1.0, "M": 0.02, "N": 1000, "delta": 0.1,
                  "reps": 7, "gibbs": False, "lam_frac": 1.0}
-#: MATH 4.9: the antipodal pair (30, 210 degrees), tanh, labels (+1, -1), Dbar = 69.55, lam = alpha^2/N.
-ANTIPODAL_CASE = {"angles_deg": [30.0, 210.0], "labels": "given", "y": [1.0, -1.0], "prob": "uniform", "seed": 0,
-                  "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "alpha": 1.0, "lam_frac": 1.0, "N": 10, "delta": 0.1,
-                  "reps": 7}
 #: The search's shrunk E11 counterexample: tanh/4 on two radial points, labels 0.5 U(-1, 1), N = 1000.
 STATED_SHRUNK_CASE = {"k": 2, "d": 1, "seed": 0, "labels": "inside", "y_scale": 0.5, "prob": "uniform",
                       "act": {"base": "tanh", "c": 0.25, "s": 1.0}, "alpha": 1.0, "M": 1e-3, "N": 1000, "delta": 1e-3,
                       "reps": 3, "gibbs": False, "lam_frac": 1e-3}
-#: A non-vacuous Theorem 4.5 case: the antipodal pair with 16 tanh (Dbar = 0.0100), N = 1e7, RHS = 0.0104.
-NONVACUOUS_CASE = {**ANTIPODAL_CASE, "act": {"base": "tanh", "c": 16.0, "s": 1.0}, "alpha": 10.0, "N": 10 ** 7}
 
 register(Variant(
     claim=LEMMA_56, name="stated", expected=Expected.KNOWN_FINDING, tier=Tier.ESTIMATED,
@@ -990,18 +544,3 @@ register(Variant(
                 "derivation's RHS (E13), N where it stops being vacuous, exact R_hat_S on small samples",
     strategy=_audit56_cases, check=check_lemma56_audit,
     max_examples=30, time_budget_s=10.0, examples=(MATH_4_8_CASE,)))
-
-register(Variant(
-    claim=THEOREM_45, name="stated", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
-    description="0-1 risk of p*_S (multiplicity-weighted dual) exactly on the support against "
-                "(8G+1) sqrt(Dbar/N) + 6 sqrt(log(2/delta)/2N); realisable teacher, lam <= alpha^2/N",
-    strategy=theorem45_cases, check=check_theorem45_stated, max_examples=120, time_budget_s=15.0,
-    examples=(ANTIPODAL_CASE, NONVACUOUS_CASE)))
-
-register(Variant(
-    claim=THEOREM_45, name="audit", expected=Expected.REPORT, tier=Tier.EXACT,
-    description="proof chain (5.2)-(5.5) on one sample, KL(p*) against Dbar/alpha^2; alpha < 1 (E12), "
-                "M > 1/2 with Lemma 5.5 at the step (E10), vacuity of the final bound",
-    strategy=lambda: theorem45_cases(audit=True), check=check_theorem45_audit, max_examples=30,
-    time_budget_s=10.0, examples=(ANTIPODAL_CASE, {**ANTIPODAL_CASE, "alpha": 0.3},
-                                  {**ANTIPODAL_CASE, "alpha": 30.0})))

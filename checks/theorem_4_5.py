@@ -1,0 +1,275 @@
+"""Theorem 4.5: generalisation of the minimiser p* through the square loss (MATH 4.9; E4, E5, E10-E12, E18).
+
+Claim
+    theorem-4.5  with probability >= 1 - delta: ``E_D 1{y f(p*, x) <= 0} <= (8G+1) sqrt(Dbar/N) + 6 sqrt(...)``
+                 with ``Dbar = chi^2(p_true || p0)`` (E5) and G = max G_i (E18).
+
+The 0-1 risk of p*_S (the multiplicity-weighted dual of :mod:`theory.gibbs`) is exact on the support; the
+sampling model, the binomial test over R samples and the support keys of a case are those of
+:mod:`checks._generalisation_common`.  Cases add ``alpha, lam_frac, N, delta, reps``
+(``lam = lam_frac alpha^2/N`` keeps the premise ``alpha >= sqrt(N lam)``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+from hypothesis import strategies as st
+
+from theory.errors import DomainError, GntkError
+from theory.generalisation import Teacher, realisable_teacher, theorem45_chain, theorem45_rhs
+from theory.gibbs import solve_gibbs
+from theory.rademacher import corrected_bound, critical_M, stated_bound
+
+from ._generalisation_common import (RHS_RTOL, SAMPLE_STREAM, SIGN_FLOOR, SampleOutcome, Support, _acts, _coarse_K,
+                                     _exact_complexity, _hunt, _premise_failed, _support, _with_confirmation,
+                                     _with_reps, binomial_verdict, build_support, draw_samples)
+from .registry import Claim, Expected, Variant, register
+from .strategies import log_uniform
+from .verdict import Tier, Verdict
+
+__all__ = ["THEOREM_45", "Theorem45Setup", "theorem45_setup", "theorem45_sample", "check_theorem45_stated",
+           "check_theorem45_audit", "theorem45_cases", "ANTIPODAL_CASE", "NONVACUOUS_CASE", "MUTANTS"]
+
+THEOREM_45 = Claim(
+    id="theorem-4.5", paper_ref="Theorem 4.5",
+    statement="with probability >= 1 - delta: E_D 1{y f(p*, x) < 0} <= (8G + 1) sqrt(Dbar/n) + "
+              "6 sqrt(log(2/delta)/(2n)), Dbar = chi^2(p_true || p0)",
+    premises=("y = int u h(theta, x) dp_true on supp(D) with chi^2(p_true || p0) < inf",
+              "Assumptions 4.1-4.2", "alpha >= sqrt(n lam) > 0", "labels in {-1, +1} (hidden H1, E11)",
+              "alpha >= 1 (hidden H2, E12)", "Dbar/alpha^2 <= 1/2 (hidden H3, E10)"),
+    family="generalisation")
+
+
+# ---------------------------------------------------------------------------- setup and samples
+@dataclass(frozen=True, eq=False)
+class Theorem45Setup:
+    """What a Theorem 4.5 case fixes before sampling: D, the realisable teacher, lam and the RHS (with its error)."""
+
+    case: Mapping[str, Any]
+    support: Support
+    teacher: Teacher
+    alpha: float
+    lam: float
+    N: int
+    delta: float
+    K: int
+    rhs: float
+    rhs_tol: float
+    rhs_G1: float
+
+
+def _rel_error_Dbar(teacher: Teacher) -> float:
+    """Relative error of Dbar: refine_error is the K vs 2K change of log(1 + Dbar), so Dbar moves by
+    (1 + Dbar) expm1(err) (capped where expm1 would overflow: the value is then meaningless anyway)."""
+    return math.expm1(min(teacher.chi2.refine_error, 700.0)) * (1.0 + 1.0 / max(teacher.Dbar, 1e-300))
+
+
+def _rhs_with_error(teacher: Teacher, N: int, delta: float, G: float) -> Tuple[float, float]:
+    chi = teacher.chi2
+    if chi.overflow:  # chi^2 beyond float64: the right-hand side is astronomically vacuous
+        return math.inf, 0.0
+    Dbar = chi.chi2
+    rhs = theorem45_rhs(Dbar, N, delta, G)
+    dD = Dbar * _rel_error_Dbar(teacher)
+    drhs = (8.0 * G + 1.0) * (math.sqrt((Dbar + dD) / N) - math.sqrt(Dbar / N))
+    return rhs, drhs + RHS_RTOL * (1.0 + rhs)
+
+
+@lru_cache(maxsize=64)
+def _theorem45_setup(key: str) -> Theorem45Setup:
+    case = json.loads(key)
+    sup = build_support(case)
+    alpha, N, delta = float(case["alpha"]), int(case["N"]), float(case["delta"])
+    lam_frac = float(case.get("lam_frac", 1.0))
+    if not (alpha > 0 and N >= 1 and 0 < delta < 1 and lam_frac > 0):
+        raise DomainError(f"case needs alpha > 0, N >= 1, 0 < delta < 1, lam_frac > 0, "
+                          f"got {alpha!r}, {N!r}, {delta!r}, {lam_frac!r}")
+    teacher = realisable_teacher(sup.X, sup.y, sup.act)
+    rhs, tol = _rhs_with_error(teacher, N, delta, sup.act.G)
+    rhs_G1 = _rhs_with_error(teacher, N, delta, sup.act.G1)[0]
+    return Theorem45Setup(case=case, support=sup, teacher=teacher, alpha=alpha, lam=lam_frac * alpha ** 2 / N, N=N,
+                          delta=delta, K=_coarse_K(sup.X), rhs=rhs, rhs_tol=tol, rhs_G1=rhs_G1)
+
+
+def theorem45_setup(case: Mapping[str, Any]) -> Theorem45Setup:
+    """The (cached) :class:`Theorem45Setup` of a case."""
+    return _theorem45_setup(json.dumps(dict(case), sort_keys=True))
+
+
+def theorem45_sample(setup: Theorem45Setup, w: np.ndarray, *, loss: str = "paper") -> SampleOutcome:
+    """The 0-1 risk of p*_S exactly on the support against the RHS, for multiplicities w (k,).
+
+    ``loss="paper"`` is ``1{y f <= 0}`` (E4 corrected); ``"printed"`` (a mutant) is ``1{f < 0}``.  Only
+    signs of f resolved by the K vs 2K refinement count; the unresolved mass goes to ``lhs_upper``.
+    """
+    sup = setup.support
+    try:
+        sol = solve_gibbs(sup.X, sup.y, sup.act, setup.alpha, setup.lam, K=setup.K, weights=w, warn=False)
+    except GntkError as exc:  # an unsolved p* leaves the whole risk unresolved, never a violation
+        return SampleOutcome(0.0, setup.rhs, setup.rhs_tol, 1.0, {"error": str(exc), "w": w.tolist()})
+    err = float(sol.refine_error_f) + SIGN_FLOOR
+    resolved = np.abs(sol.f) > err
+    wrong = resolved & ((sup.y * sol.f < 0.0) if loss == "paper" else (sol.f < 0.0))
+    lhs = float(sup.prob @ wrong)
+    return SampleOutcome(lhs, setup.rhs, setup.rhs_tol, lhs + float(sup.prob @ ~resolved),
+                         {"f": sol.f.tolist(), "refine_error_f": err, "KL_star": sol.KL, "w": w.tolist()})
+
+
+def _theorem45_premises(s: Theorem45Setup) -> Dict[str, bool]:
+    M = s.teacher.Dbar / s.alpha ** 2
+    return {"realisable teacher (y in range of H2(p0))": bool(s.teacher.realisable),
+            "alpha >= sqrt(n lam) > 0": bool(s.alpha >= math.sqrt(s.N * s.lam) * (1.0 - 1e-12)),
+            "labels in {-1, +1} (hidden H1)": bool(np.all(np.abs(s.support.y) == 1.0)),
+            "alpha >= 1 (hidden H2, E12)": bool(s.alpha >= 1.0), "Dbar/alpha^2 <= 1/2 (hidden H3, E10)": bool(M <= 0.5)}
+
+
+def _theorem45_blocked(claim: str, case, s: Theorem45Setup, premises) -> Optional[Verdict]:
+    for key in ("realisable teacher (y in range of H2(p0))", "labels in {-1, +1} (hidden H1)",
+                "alpha >= sqrt(n lam) > 0"):
+        if not premises[key]:
+            return _premise_failed(claim, case, premises, f"premise fails: {key} "
+                                   f"(range residual {s.teacher.range_residual:.3g})")
+    return None
+
+
+def _theorem45_extra(s: Theorem45Setup) -> Dict[str, Any]:
+    M = s.teacher.Dbar / s.alpha ** 2
+    return {"Dbar": s.teacher.Dbar, "log1p_Dbar": s.teacher.chi2.log1p_chi2, "M": M, "lam": s.lam, "N": s.N,
+            "rhs": s.rhs, "rhs_G1": s.rhs_G1, "vacuous": bool(s.rhs > 1.0), "G": s.support.act.G,
+            "events": [f"act={s.support.act.name}", "vacuous" if s.rhs > 1.0 else "non-vacuous",
+                       f"alpha<1:{s.alpha < 1.0}"]}
+
+
+def _theorem45_outcomes(s: Theorem45Setup, stream: int, loss: str) -> List[SampleOutcome]:
+    W = draw_samples(s.support.prob, s.N, int(s.case["reps"]), int(s.case["seed"]), stream)
+    return [theorem45_sample(s, w, loss=loss) for w in W]
+
+
+def _theorem45_check(name: str, case, loss: str = "paper") -> Verdict:
+    s = theorem45_setup(case)
+    claim = f"{THEOREM_45.id}/{name}"
+    premises = _theorem45_premises(s)
+    blocked = _theorem45_blocked(claim, case, s, premises)
+    if blocked is not None:
+        return blocked
+    extra = _theorem45_extra(s)
+    v = binomial_verdict(claim, _theorem45_outcomes(s, SAMPLE_STREAM, loss), s.delta, case, premises, extra,
+                         Tier.ESTIMATED)
+    return _with_confirmation(v, lambda st_: _theorem45_outcomes(s, st_, loss), s.delta, case, premises, extra)
+
+
+def check_theorem45_stated(case: Mapping[str, Any]) -> Verdict:
+    """Theorem 4.5 as printed: the 0-1 risk of p*_S against ``(8G+1) sqrt(Dbar/N) + 6 sqrt(...)``."""
+    return _theorem45_check("stated", case)
+
+
+def _e10_step(s: Theorem45Setup, w: np.ndarray, M: float) -> Dict[str, Any]:
+    """Lemma 5.5 at the proof step, M = Dbar/alpha^2 > 1/2 (E10): does 2 G1 alpha sqrt(M/N) bound R_hat_S?"""
+    if not (0.5 < M <= 50.0):  # beyond ~50 the DV tilt needs far more nodes than a ci case affords
+        return {"lemma55_step": "M <= 1/2 (premise holds)" if M <= 0.5 else "not computed (M > 50)"}
+    act, N = s.support.act, int(w.sum())
+    out = _exact_complexity(s.support.X, w, act, s.alpha, M)
+    printed = stated_bound(N, act.G1, s.alpha, M)
+    out.update(lemma55_step_printed=printed, lemma55_step_printed_G=stated_bound(N, act.G, s.alpha, M),
+               lemma55_step_corrected=corrected_bound(N, act.G1, s.alpha, M))
+    if out["complexity_exact"] is not None:
+        out["lemma55_step_printed_holds"] = bool(out["complexity_exact"] <= printed)
+    return out
+
+
+def check_theorem45_audit(case: Mapping[str, Any]) -> Verdict:
+    """The proof chain of Theorem 4.5 on one sample: observed KL(p*) against M = Dbar/alpha^2 (5.5).
+
+    extra: (5.2) L(p_hat), (5.3) chi^2(p_hat) by (theta, u) quadrature against the identity Dbar/alpha^2,
+    (5.4) L(p*) against lam M, (5.5), the hidden premises (alpha < 1: E12; M > 1/2: E10, with Lemma 5.5
+    checked at the step when R_hat_S is computable), the final inequality and its vacuity (RHS > 1).
+    """
+    s = theorem45_setup(case)
+    claim = f"{THEOREM_45.id}/audit"
+    premises = _theorem45_premises(s)
+    blocked = _theorem45_blocked(claim, case, s, premises)
+    if blocked is not None:
+        return blocked
+    w = draw_samples(s.support.prob, s.N, 1, int(case["seed"]), SAMPLE_STREAM)[0]
+    try:
+        ch = theorem45_chain(s.teacher, s.alpha, s.lam, w, delta=s.delta, prob=s.support.prob, K=s.K, warn=False)
+    except GntkError as exc:  # p* not solved on this rule: nothing to report but the reason
+        return Verdict(claim=claim, observed=0.0, bound=0.0, case=dict(case), premises=premises,
+                       inconclusive=f"Gibbs p* not solved: {exc}", extra=_theorem45_extra(s))
+    sol = ch.gibbs
+    M = ch.M
+    rel_D = _rel_error_Dbar(s.teacher)
+    # an overflowing Dbar (M = inf) makes (5.5) trivial: only the refinement of KL(p*) then matters
+    tol = abs(sol.KL) * (sol.refine_error_KL or 0.0) + ((M * rel_D + RHS_RTOL * (1.0 + M)) if math.isfinite(M) else 0.0)
+    extra = {**_theorem45_extra(s), "L_phat": ch.L_phat, "chi2_phat": ch.chi2_phat, "chi2_phat_identity": ch.M,
+             "L_star": ch.L_star, "bound_54": ch.bound_54, "KL_star": ch.KL_star, "bound_55": ch.bound_55,
+             "ratio_54": ch.L_star / ch.bound_54 if ch.bound_54 > 0 else math.inf,
+             "ratio_55": ch.KL_star / ch.bound_55 if ch.bound_55 > 0 else math.inf,
+             "holds_54": bool(ch.L_star <= ch.bound_54), "holds_55": bool(ch.KL_star <= ch.bound_55),
+             "risk_star": ch.risk_star, "gibbs_validity": sol.validity, "M_le_Mc": bool(M <= critical_M()),
+             **_e10_step(s, w, M)}
+    if ch.chi2_phat is not None and math.isfinite(ch.M):
+        extra["chi2_identity_rel_gap"] = abs(ch.chi2_phat - ch.M) / max(ch.M, 1e-300)
+    extra["events"] = extra["events"] + [f"M>1/2:{M > 0.5}", f"(5.5) holds:{extra['holds_55']}"]
+    inconclusive = None if sol.converged else f"Gibbs p* quadrature not converged ({sol.validity})"
+    return Verdict(claim=claim, observed=ch.KL_star, bound=M, relation="<=", tier=Tier.EXACT, tolerance=tol,
+                   tolerance_reason="K vs 2K refinement of KL(p*) and of Dbar (report only)", case=dict(case),
+                   premises=premises, inconclusive=inconclusive, extra=extra)
+
+
+# ---------------------------------------------------------------------------------- strategies
+def theorem45_cases(audit: bool = False) -> st.SearchStrategy[Dict[str, Any]]:
+    """Theorem 4.5 cases: activations c*h(z/s) with c in [4, 64] (Dbar ~ 1/c^2 stays moderate), N up to 1e9 so
+    that half the draws reach the non-vacuous regime N >~ (8G+1)^2 Dbar; alpha in [0.25, 100] ([0.3, 30] for
+    the audit, where alpha < 1 reaches E12 and M = Dbar/alpha^2 > 1/2 reaches E10)."""
+    big = log_uniform(16.0, 1e9).map(lambda v: int(round(v)))
+    # the audit's N <= 6 branch is where R_hat_S can be enumerated at the E10 step
+    sizes = st.one_of(st.integers(1, 6), st.integers(7, 16), big) if audit else st.one_of(st.integers(1, 16), big)
+    parts = st.fixed_dictionaries({
+        "act": _acts((4.0, 64.0), (0.5, 2.0)),
+        "alpha": log_uniform(0.3, 30.0) if audit else log_uniform(0.25, 100.0),
+        "lam_frac": log_uniform(1e-3, 1.0), "N": sizes, "delta": log_uniform(1e-3, 0.5)})
+    return st.builds(lambda a, b, e: _with_reps({**a, **b, "y_scale": 1.0}, e), _support(("halfspace", "pm1")), parts,
+                     st.just(0) if audit else st.integers(0, 40 if _hunt() else 1))
+
+
+# ------------------------------------------------------------------------------------- mutants
+def mutant_check_theorem45_printed_loss(case: Mapping[str, Any]) -> Verdict:
+    """Theorem 4.5 with the 0-1 loss as printed (E4), 1{f < 0} ignoring y: fails once the RHS is non-vacuous."""
+    return _theorem45_check("stated", case, loss="printed")
+
+
+MUTANTS = [
+    ("printed-zero-one-loss", "theorem-4.5/stated", mutant_check_theorem45_printed_loss,
+     "Theorem 4.5 with the printed 0-1 loss 1{f < 0} (E4), which ignores the label"),
+]
+
+
+# ---------------------------------------------------------------------------------- registration
+#: MATH 4.9: the antipodal pair (30, 210 degrees), tanh, labels (+1, -1), Dbar = 69.55, lam = alpha^2/N.
+ANTIPODAL_CASE = {"angles_deg": [30.0, 210.0], "labels": "given", "y": [1.0, -1.0], "prob": "uniform", "seed": 0,
+                  "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "alpha": 1.0, "lam_frac": 1.0, "N": 10, "delta": 0.1,
+                  "reps": 7}
+#: A non-vacuous Theorem 4.5 case: the antipodal pair with 16 tanh (Dbar = 0.0100), N = 1e7, RHS = 0.0104.
+NONVACUOUS_CASE = {**ANTIPODAL_CASE, "act": {"base": "tanh", "c": 16.0, "s": 1.0}, "alpha": 10.0, "N": 10 ** 7}
+
+register(Variant(
+    claim=THEOREM_45, name="stated", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
+    description="0-1 risk of p*_S (multiplicity-weighted dual) exactly on the support against "
+                "(8G+1) sqrt(Dbar/N) + 6 sqrt(log(2/delta)/2N); realisable teacher, lam <= alpha^2/N",
+    strategy=theorem45_cases, check=check_theorem45_stated, max_examples=120, time_budget_s=15.0,
+    examples=(ANTIPODAL_CASE, NONVACUOUS_CASE)))
+
+register(Variant(
+    claim=THEOREM_45, name="audit", expected=Expected.REPORT, tier=Tier.EXACT,
+    description="proof chain (5.2)-(5.5) on one sample, KL(p*) against Dbar/alpha^2; alpha < 1 (E12), "
+                "M > 1/2 with Lemma 5.5 at the step (E10), vacuity of the final bound",
+    strategy=lambda: theorem45_cases(audit=True), check=check_theorem45_audit, max_examples=30,
+    time_budget_s=10.0, examples=(ANTIPODAL_CASE, {**ANTIPODAL_CASE, "alpha": 0.3},
+                                  {**ANTIPODAL_CASE, "alpha": 30.0})))
