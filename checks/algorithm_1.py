@@ -57,7 +57,11 @@ KERNEL_REGIME = Claim("kernel-regime", "Section 4 (NTK regime)", "as alpha grows
 def kernel_cases():
     """Kernel-regime cases: ``alpha_lo`` for runs (tau in [0, 3]) or ``kr = alpha^2 lambda_min(H2)/(lam n)``
     (>= 2: the kernel term dominates the ridge, MATH 4.6) for p*; the other alpha is 4 times larger."""
-    return _base(sizes(), lam=log_uniform(1e-3, 1e-2), alpha_lo=log_uniform(0.5, 1.0), lam_gibbs=log_uniform(0.1, 1.0),
+    # alpha_lo >= 2: the headline is asymptotic, and below about 1.5 the linearisation error is not yet
+    # monotone in alpha (the K=50 soak found sigmoid, n=3: 0.165 at alpha=0.69 but 0.200 at 2.74, confirmed
+    # at 4m; it peaks near alpha ~ 2-3 and then falls, 0.11 at 12).  KERNEL_ONSET_CASE keeps that case in
+    # the audit, so the report shows where the regime starts.
+    return _base(sizes(), lam=log_uniform(1e-3, 1e-2), alpha_lo=log_uniform(2.0, 4.0), lam_gibbs=log_uniform(0.1, 1.0),
                  kr=log_uniform(2.0, 50.0), mode=st.sampled_from(["path", "t_inf"]))
 
 
@@ -322,7 +326,12 @@ def mutant_check_kr_reversed(case: Mapping[str, Any]) -> Verdict:
 
 
 # ------------------------------------------------------------------------------ registration
-EXAMPLE_KERNEL = {**_DATA, "seed": 1, "lam": 0.003, "alpha_lo": 0.5, "lam_gibbs": 0.2, "kr": 4.0, "mode": "path"}
+EXAMPLE_KERNEL = {**_DATA, "seed": 1, "lam": 0.003, "alpha_lo": 2.0, "lam_gibbs": 0.2, "kr": 4.0, "mode": "path"}
+#: The soak's counterexample to monotonicity below the regime's onset (see kernel_cases); audited, not judged.
+KERNEL_ONSET_CASE = {"act": {"base": "sigmoid", "c": 1.0, "s": 1.0}, "alpha_lo": 0.6854546855949036, "d": 2,
+                     "dt_c": 0.25, "kr": 2.0, "labels": "continuous", "lam": 0.003651592834383138,
+                     "lam_gibbs": 0.1, "m": 2000, "min_angle_deg": 30.0, "mode": "path", "n": 3,
+                     "n_records": 24, "r_min": 0.5, "replicas": 4, "seed": 615189}
 EXAMPLE_ALGORITHM = {**_DATA, "m": 250, "replicas": 6, "lam": 0.5, "alpha": 2.0, "T_lam": 8.0}
 
 H, R_, K = Expected.HOLDS, Expected.REPORT, Expected.KNOWN_FINDING
@@ -334,10 +343,10 @@ _reg(ALGORITHM_1, "corrected", H, Tier.ESTIMATED, "with the factor m, extrapolat
      "output is within 10% of f(p*)", algorithm_cases, check_algorithm_corrected, 4, (EXAMPLE_ALGORITHM,))
 _reg(ALGORITHM_1, "audit", R_, Tier.ESTIMATED, "observed rates in m and dt of the corrected scheme", algorithm_cases,
      audit_algorithm, 1, budget_s=20.0)
-_reg(KERNEL_REGIME, "stated", H, Tier.ESTIMATED, "error to the NTK-linearised ODE (runs) / kernel ridge with "
-     "H2(p0) (p*) at 4 alpha <= at alpha", kernel_cases, check_kernel_regime, 8, (EXAMPLE_KERNEL,))
+_reg(KERNEL_REGIME, "stated", H, Tier.ESTIMATED, "error to the NTK-linearised ODE (runs, alpha >= 2) / kernel "
+     "ridge with H2(p0) (p*, kr >= 2) at 4 alpha <= at alpha", kernel_cases, check_kernel_regime, 8, (EXAMPLE_KERNEL,))
 _reg(KERNEL_REGIME, "audit", R_, Tier.ESTIMATED, "linearisation error against alpha and its exponent",
-     kernel_cases, audit_kernel_regime, 1, budget_s=20.0)
+     kernel_cases, audit_kernel_regime, 1, (KERNEL_ONSET_CASE,), budget_s=20.0)
 
 MUTANTS = [
     ("printed-as-corrected", "algorithm-1/corrected", mutant_check_alg_printed_as_corrected,
