@@ -340,8 +340,8 @@ EXAMPLE_ALGORITHM = {**_DATA, "m": 250, "replicas": 6, "lam": 0.5, "alpha": 2.0,
 EXAMPLE_KERNEL = {**_DATA, "seed": 1, "lam": 0.003, "alpha_lambda0": 0.1, "lam_gibbs": 0.2, "kr": 4.0, "mode": "path"}
 #: The soaks' counterexamples to monotonicity below the regime's onset (see kernel_cases).  The first is an
 #: explicit example of the audit (about 20 s); the second (about 75 s, alpha up to 18 at lambda0 = 0.003)
-#: is too slow for every run: the README lists it, and ``check_kernel_regime`` replays it in seconds' worth
-#: of code (``KERNEL_ONSET_CASES[1]``) when wanted.
+#: is too slow to run every time: the README gives it, and ``check_kernel_regime(KERNEL_ONSET_CASES[1])``
+#: reproduces its VIOLATED verdict.
 _ONSET_COMMON = {"d": 2, "dt_c": 0.25, "kr": 2.0, "labels": "continuous", "lam_gibbs": 0.1, "m": 2000,
                  "min_angle_deg": 30.0, "mode": "path", "n": 3, "n_records": 24, "r_min": 0.5, "replicas": 4}
 KERNEL_ONSET_CASES = (
