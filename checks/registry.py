@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from .verdict import Tier, Verdict
 
 __all__ = ["Expected", "Claim", "Variant", "register", "registry", "get_variant", "variants",
-           "claims", "load_all", "pytest_id", "CLAIM_MODULES", "FAMILY_BUDGET_S"]
+           "claims", "load_all", "pytest_id", "CLAIM_MODULES"]
 
 
 class Expected(str, enum.Enum):
@@ -53,9 +53,6 @@ CLAIM_MODULES = (
     "checks.theorem_4_5",
 )
 
-#: Wall-clock budget per claim family under the ``ci`` profile, seconds (DESIGN 5: about 60 s).
-FAMILY_BUDGET_S = 60.0
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -63,7 +60,8 @@ class Claim:
 
     id : e.g. ``"lemma-5.5"``; paper_ref : e.g. ``"Lemma 5.5"``; statement : the paper's words in
     ASCII; premises : the premises as printed (and hidden ones MATH 6 adds); family : the group
-    sharing a ``ci`` time budget (``FAMILY_BUDGET_S``).
+    whose ``ci`` searches together should take about 60 s (DESIGN 5;
+    measured in the report's time column, not enforced).
     """
 
     id: str
@@ -86,7 +84,8 @@ class Variant:
     max_examples : examples under the ``ci`` profile (other profiles scale it).
     examples : explicit cases always run first (shrunk counterexamples, regression cases).
     finding : for KNOWN_FINDING, the erratum it reproduces (e.g. ``"E11"``) and why.
-    time_budget_s : wall-clock cap of the search under ``ci`` (the family shares FAMILY_BUDGET_S).
+    time_budget_s : wall-clock cap of the generated search under ``ci`` (explicit examples and shrinking
+        come on top).
     """
 
     claim: Claim
