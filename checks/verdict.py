@@ -18,16 +18,26 @@ Status
     PREMISE_FAILED  ``premise_failed`` is set (valid input outside the claim's premises).
     INCONCLUSIVE    ``inconclusive`` is set (e.g. quadrature outside its validity domain), or the
                     evidence cannot decide (below).
-    VIOLATED / HOLDS by tier, with ``excess = -slack``:
-      exact:      VIOLATED iff excess > tolerance (a measured refinement error, DESIGN 3).
-      certified:  the same rule; ``observed`` must be a certified bound on the left-hand side in the
-                  direction that makes a violation a proof (lower bound for "<=" claims) and
-                  ``bound`` one on the right-hand side.
-      estimated:  HOLDS iff excess <= tolerance; VIOLATED only when excess > tolerance + z*stderr
-                  AND a confirmation run (fresh seed, 4m, dt/2) shows the same; otherwise
-                  INCONCLUSIVE.  Monte-Carlo noise is never a counterexample.
-    ``undecidable`` turns a would-be VIOLATED into INCONCLUSIVE (e.g. Theorem 4.4 at P = P_min,
-    which is only a lower bound on the admissible P).
+    VIOLATED / HOLDS are decided from **brackets** (docs/verdicts.md, "Brackets"):
+      every verdict carries an interval [observed_lower, observed_upper] that contains the true
+      left-hand side and an interval [bound_lower, bound_upper] that contains the true right-hand
+      side (by default both collapse to the point values ``observed`` and ``bound``).  For a "<="
+      claim, with ``margin = tolerance + z*stderr`` (stderr only for the estimated tier):
+        HOLDS     iff observed_upper + margin <= bound_lower   (an upper bound of the left side
+                      below a lower bound of the right side),
+        VIOLATED  iff observed_lower - margin >  bound_upper   (the reverse), and for the estimated
+                      tier only after a confirmation run (fresh seed, 4m, dt/2) shows the same,
+        INCONCLUSIVE otherwise.
+      ">=" is the mirror image.  So an exact value within its refinement error of the bound is
+      INCONCLUSIVE (equality cannot be told from a violation by that evidence), and a certified
+      one-sided bound decides only the side it bounds: a lower bound of the left side of a "<="
+      claim can prove a violation and never a HOLDS.
+      Tiers: ``proved`` (rigorous ball-arithmetic enclosures, tolerance 0), ``exact`` (closed form or
+      converged quadrature, tolerance = measured refinement error), ``certified`` (rigorous one-sided
+      bounds computed at exact accuracy; at least one bracket must be given explicitly),
+      ``estimated`` (Monte Carlo / particles, ``stderr`` > 0 allowed).
+    ``undecidable`` turns a would-be VIOLATED into INCONCLUSIVE (e.g. Theorem 4.4 at a P not known
+    to be admissible).
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ class Status(str, enum.Enum):
 
 
 class Tier(str, enum.Enum):
+    PROVED = "proved"
     EXACT = "exact"
     CERTIFIED = "certified"
     ESTIMATED = "estimated"
@@ -90,6 +101,10 @@ class Verdict:
         Premise name -> whether it holds (only informative; ``premise_failed`` decides).
     premise_failed, inconclusive, undecidable : str or None
         Reasons that override the numeric rule (see the module docstring).
+    observed_lower, observed_upper, bound_lower, bound_upper : float or None
+        Brackets: an interval known to contain the true left-hand side, and one for the right-hand
+        side (module docstring).  ``None`` means the point value (``observed`` or ``bound``); use
+        ``-inf``/``inf`` for a side that is not bounded in that direction.
     confirmation : Verdict or None
         For the estimated tier: the re-run with a fresh seed at larger width / smaller step.
     z : float
@@ -111,6 +126,10 @@ class Verdict:
     premise_failed: Optional[str] = None
     inconclusive: Optional[str] = None
     undecidable: Optional[str] = None
+    observed_lower: Optional[float] = None
+    observed_upper: Optional[float] = None
+    bound_lower: Optional[float] = None
+    bound_upper: Optional[float] = None
     confirmation: Optional["Verdict"] = None
     z: float = DEFAULT_Z
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -126,6 +145,29 @@ class Verdict:
             if not (val >= 0.0) or math.isinf(val):
                 raise ValueError(f"Verdict.{name} must be finite and >= 0, got {getattr(self, name)!r}")
             object.__setattr__(self, name, val)
+        self._check_brackets()
+
+    def _check_brackets(self) -> None:
+        explicit = False
+        for side, point in (("observed", self.observed), ("bound", self.bound)):
+            lo_name, hi_name = f"{side}_lower", f"{side}_upper"
+            lo, hi = getattr(self, lo_name), getattr(self, hi_name)
+            explicit = explicit or lo is not None or hi is not None
+            lo = point if lo is None else _finite_or_inf(lo_name, lo)
+            hi = point if hi is None else _finite_or_inf(hi_name, hi)
+            # A bracket must contain its point value: otherwise the point value reported as the
+            # left or right side would not be one the evidence allows.
+            if not (lo <= point <= hi):
+                raise ValueError(f"Verdict.{side} = {point!r} lies outside its bracket "
+                                 f"[{lo!r}, {hi!r}] ({self.claim})")
+            object.__setattr__(self, lo_name, lo)
+            object.__setattr__(self, hi_name, hi)
+        if self.tier is Tier.CERTIFIED and not explicit:
+            raise ValueError(f"{self.claim}: a certified verdict must say which side its numbers bound "
+                             "(give observed_lower/observed_upper or bound_lower/bound_upper)")
+        if self.tier is Tier.PROVED and (self.stderr or self.tolerance):
+            raise ValueError(f"{self.claim}: a proved verdict is decided by its enclosures alone "
+                             f"(stderr={self.stderr!r}, tolerance={self.tolerance!r} must be 0)")
 
     # -- derived quantities -------------------------------------------------------------------
     @property
@@ -162,14 +204,32 @@ class Verdict:
     def excess(self) -> float:
         return -self.slack
 
+    @property
+    def margin(self) -> float:
+        """What the brackets must clear: tolerance, plus z standard errors for the estimated tier."""
+        return self.tolerance + (self.z * self.stderr if self.tier is Tier.ESTIMATED else 0.0)
+
+    @property
+    def holds_gap(self) -> float:
+        """How far the brackets are from deciding HOLDS (<= 0: HOLDS); the right side of each bracket."""
+        if self.relation == "<=":
+            return _gap(self.observed_upper, self.bound_lower) + self.margin
+        return _gap(self.bound_upper, self.observed_lower) + self.margin
+
+    @property
+    def violation_gap(self) -> float:
+        """How far the brackets are beyond a violation (> 0: the evidence shows a violation)."""
+        if self.relation == "<=":
+            return _gap(self.observed_lower, self.bound_upper) - self.margin
+        return _gap(self.bound_lower, self.observed_upper) - self.margin
+
     def _numeric_status(self) -> Status:
-        excess = self.excess
-        if excess <= self.tolerance:
+        if self.holds_gap <= 0.0:
             return Status.HOLDS
+        if self.violation_gap <= 0.0:
+            return Status.INCONCLUSIVE
         if self.tier is not Tier.ESTIMATED:
             return Status.VIOLATED
-        if excess <= self.tolerance + self.z * self.stderr:
-            return Status.INCONCLUSIVE
         if self.confirmation is None or not self.confirmation._confirms():
             return Status.INCONCLUSIVE
         return Status.VIOLATED
@@ -183,7 +243,7 @@ class Verdict:
         if self.premise_failed or self.inconclusive:
             return False
         if self.tier is Tier.ESTIMATED:
-            return self.excess > self.tolerance + self.z * self.stderr
+            return self.violation_gap > 0.0
         return self.status is Status.VIOLATED
 
     @property
@@ -208,8 +268,10 @@ class Verdict:
         if st is Status.INCONCLUSIVE and self.undecidable and self._numeric_status() is Status.VIOLATED:
             return self.undecidable
         if st is Status.INCONCLUSIVE:
-            if self.excess <= self.tolerance + self.z * self.stderr:
-                return f"excess within {self.z:g} standard errors"
+            if self.violation_gap <= 0.0:
+                if self.tier is Tier.ESTIMATED and self.stderr > 0:
+                    return f"brackets overlap within tolerance + {self.z:g} standard errors"
+                return "brackets overlap within the tolerance: the evidence decides neither side"
             return "excess beyond z*se but not confirmed by a fresh-seed re-run"
         return ""
 
@@ -218,9 +280,14 @@ class Verdict:
         """One line a person can read and paste (DESIGN 3)."""
         se = f" se={self.stderr:.3g} z={self.z:g}" if self.tier is Tier.ESTIMATED else ""
         why = f" ({self.reason})" if self.reason else ""
+        br = ""
+        if (self.observed_lower, self.observed_upper) != (self.observed, self.observed):
+            br += f" lhs in [{self.observed_lower:.6g}, {self.observed_upper:.6g}]"
+        if (self.bound_lower, self.bound_upper) != (self.bound, self.bound):
+            br += f" rhs in [{self.bound_lower:.6g}, {self.bound_upper:.6g}]"
         case = json.dumps(_jsonable(dict(self.case)), sort_keys=True, separators=(",", ":"))
         return (f"{self.claim}: {self.status.value}{why} observed={self.observed:.6g} {self.relation} "
-                f"bound={self.bound:.6g} slack={self.slack:.4g} ratio={self.slack_ratio:.4g} "
+                f"bound={self.bound:.6g}{br} slack={self.slack:.4g} ratio={self.slack_ratio:.4g} "
                 f"tier={self.tier.value}{se} tol={self.tolerance:.3g} [{self.tolerance_reason}] case={case}")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -241,7 +308,17 @@ class Verdict:
             kwargs["confirmation"] = cls.from_dict(kwargs["confirmation"])
         for k in ("observed", "bound"):
             kwargs[k] = float(kwargs[k])
+        for k in ("observed_lower", "observed_upper", "bound_lower", "bound_upper"):
+            if kwargs.get(k) is not None:
+                kwargs[k] = float(kwargs[k])
         return cls(**kwargs)
+
+
+def _gap(a: float, b: float) -> float:
+    """a - b with inf - inf = 0 (two unbounded sides decide nothing either way)."""
+    if math.isinf(a) and math.isinf(b) and a == b:
+        return 0.0
+    return a - b
 
 
 def _jsonable(obj):
