@@ -13,7 +13,13 @@
     time limit stop it cleanly: a counterexample is sent to the parent the moment it is seen (and is
     already in the database), and an interrupted round reports what it checked.  Exit 130 after Ctrl-C.
 
-``gntk-check soak ...`` lives in :mod:`checks.soak`; :func:`add_commands` adds both sub-commands.
+Faults: before any search the hunt proves it can write its database directory and its report
+directory (one-line error naming the path, exit 2); a database write that fails later (Hypothesis
+drops such errors) is reported by :class:`checks.database.CheckedDirectoryDatabase`, and what the
+hunt found stays in its printed output and its report (exit 1); a report that cannot be written at
+the end is reported after the table, which already holds every result.
+
+``gntk-check soak ...`` lives in :mod:`checks.soak`; the command line of both is :mod:`checks.hunt_command`.
 
 Seeds: every run is seeded from ``--seed`` (random when absent; printed) through
 ``numpy.random.SeedSequence`` (:func:`derive_seed`), and Hypothesis takes that seed exactly as pytest's
@@ -23,7 +29,6 @@ what the database held when they started.  Every case replays from its printed c
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import math
@@ -38,18 +43,17 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO
 
 import numpy as np
 
-from .database import DatabaseUnavailableError, database_setting, make_database, redact
+from .database import database_setting, make_database, redact, write_errors
 from .registry import Expected, Variant
 from .runner import MAX_KEPT, VariantResult, _judge, run_variant
 from .verdict import Status, Verdict
 
 __all__ = ["HuntStopped", "HuntTask", "HuntOutcome", "hypothesis_seed", "derive_seed", "hunt_worker", "merge_results",
-           "hunt", "hunt_variants", "add_commands", "run_hunt", "main"]
+           "hunt"]
 
 #: Seconds between progress messages of a worker (and redraws of the live line: 5 per second).
 TICK_S, REDRAW_S = 0.5, 0.2
@@ -245,9 +249,20 @@ def hunt_worker(task: HuntTask, send: Callable, stop, settled, variants: Optiona
             continue
         r = _round(variants[j], task, j, rounds, rates, send, stop, settled, db)
         rounds += 1
+        _send_write_errors(db, send, task.worker)
         if r.counterexample is not None:
             settled[j] = 1
     return rounds
+
+
+def _send_write_errors(db, send: Callable, worker: int) -> None:
+    """Tell the parent about database writes that failed since the last round (Hypothesis drops them)."""
+    errors = write_errors(db)
+    if errors:
+        send(("db-error", worker, {"errors": sorted(set(errors))}))
+        for inner in [db, *getattr(db, "_wrapped", ())]:
+            if hasattr(inner, "write_errors"):
+                inner.write_errors.clear()
 
 
 def _worker_process(task: HuntTask, queue, stop, settled) -> None:
@@ -309,6 +324,7 @@ class HuntOutcome:
     interrupted: bool = False
     crashes: List[str] = field(default_factory=list)
     ready_s: float = 0.0
+    db_errors: List[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -334,6 +350,7 @@ class _HuntProgress:
         self.found: List[Dict[str, Any]] = []
         self.rounds: Dict[str, List[VariantResult]] = {}
         self.crashes: List[str] = []
+        self.db_errors: List[str] = []
 
     def line(self, text: str) -> None:
         self.stream.write(("\r\x1b[K" if self.live else "") + text + "\n")
@@ -361,6 +378,11 @@ class _HuntProgress:
                 from .report import summary_line
 
                 self.line(f"hunt: worker {worker} round: {summary_line(r)}")
+        elif kind == "db-error":
+            for e in payload["errors"]:
+                if e not in self.db_errors:
+                    self.db_errors.append(e)
+                    self.line(f"hunt: worker {worker}: {e} (what it found stays in this run's results and report)")
         elif kind == "crash":
             self.crashes.append(f"worker {worker}: {payload['error']}")
             self.line(f"hunt: worker {worker} stopped with an error: {payload['error']}")
@@ -472,160 +494,25 @@ def hunt(variants: Sequence[Variant], *, workers: int = 1, minutes: Optional[flo
     if progress.live:
         progress.stream.write("\r\x1b[K")
     return HuntOutcome(merged, seed, workers, wall, progress.checks, sum(map(len, progress.rounds.values())),
-                       progress.found, interrupted, progress.crashes, progress.ready_s)
+                       progress.found, interrupted, progress.crashes, progress.ready_s, progress.db_errors)
 
 
-# -- command line -----------------------------------------------------------------------------
-HUNT_REPORT_NAME = "claims-report.json"
+# -- command line (checks/hunt_command.py) ----------------------------------------------------
+#: Names of the command-line layer, kept importable from here for existing callers.
+_COMMAND_NAMES = ("HUNT_REPORT_NAME", "hunt_variants", "add_commands", "run_hunt", "main", "_cmd_hunt", "_usage",
+                  "_positive_int", "_nonnegative_int", "_positive_float", "_add", "_finish_hunt")
 
 
-def hunt_variants(key: str) -> List[Variant]:
-    """A variant id, a mutant id, a claim id (its variants but audits) or ``all`` (every stated and
-    probe variant).  Raises KeyError for an unknown id."""
-    from . import registry
-    from .mutants import is_mutant_id
+def __getattr__(name: str):
+    """Lazy re-export of :mod:`checks.hunt_command` (which imports this module, so not at the top)."""
+    if name in _COMMAND_NAMES:
+        from . import hunt_command
 
-    if key == "all":
-        return [v for v in registry.variants() if v.name in ("stated", "probe")]
-    if "/" in key or is_mutant_id(key):
-        return [_resolve(key)]
-    return [v for v in registry.variants([key]) if v.expected is not Expected.REPORT]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
-
-
-def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    if not (x > 0 and math.isfinite(x)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return x
-
-
-def _add(parser: argparse.ArgumentParser, option: str, **kwargs) -> None:
-    """Add ``option`` unless the parser has it (the hunt sub-parser may come with some already)."""
-    existing = parser._option_string_actions.get(option)  # noqa: SLF001 (argparse has no public lookup)
-    if existing is None:
-        parser.add_argument(option, **kwargs)
-    elif option == "--examples":
-        existing.required = False  # a time-limited hunt needs no example count
-
-
-def add_commands(subparsers) -> None:
-    """Add (or extend) the ``hunt`` sub-command and add ``soak`` to an argparse sub-parsers object.
-
-    Their ``func`` defaults take ``(args, out, err)`` and return the exit status.
-    """
-    from .profiles import PROFILES
-    from .soak import add_command as add_soak_command  # here, not at the top: checks.soak imports this module
-
-    id_help = ("variant id (lemma-5.5/probe), claim id (its variants but audits), a mutant id, or 'all' "
-               "(every stated and probe variant)")
-    h = subparsers.choices.get("hunt")
-    if h is None:
-        h = subparsers.add_parser("hunt", help="a long search of one claim variant, in parallel workers")
-        h.add_argument("id", help=id_help)
-    else:
-        for action in h._actions:  # noqa: SLF001
-            if action.dest == "id":
-                action.help = id_help
-    _add(h, "--examples", type=_positive_int, metavar="N", help="examples per round (default: the profile's)")
-    _add(h, "--profile", choices=sorted(PROFILES), default="hunt", help="search profile (default: hunt)")
-    _add(h, "--report", metavar="DIR", help=f"write DIR/{HUNT_REPORT_NAME} and plots")
-    _add(h, "--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1)")
-    _add(h, "--minutes", type=_positive_float, metavar="T",
-         help="wall-clock limit; workers repeat rounds until then (default: one round per variant)")
-    _add(h, "--db", metavar="URL", help="example database: redis://host:port/n or a directory "
-                                        "(default: $GNTK_DB, else the local .hypothesis directory)")
-    _add(h, "--seed", type=int, metavar="S", help="base seed of the workers' seed streams (default: random)")
-    _add(h, "--round-seconds", type=_positive_float, default=60.0, metavar="S",
-         help="length of one round with --minutes (default 60): longer rounds let targeting climb further, "
-              "shorter ones replay the other workers' finds sooner")
-    h.set_defaults(func=_cmd_hunt)
-    add_soak_command(subparsers)
-
-
-def _cmd_hunt(args, out: TextIO, err: TextIO) -> int:
-    return run_hunt(args, out=out, err=err)
-
-
-def _usage(err: TextIO, command: str, exc: BaseException) -> int:
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    err.write(f"gntk-check {command}: error: {msg}\n")
-    return 2
-
-
-def run_hunt(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
-    """``gntk-check hunt``: 0 if every variant met its declared outcome, 1 if not, 2 for a usage
-    error (unknown id, unreachable database, derandomised profile), 130 after Ctrl-C."""
-    from hypothesis import settings
-
-    from .profiles import ensure_registered
-
-    out, err = out or sys.stdout, err or sys.stderr
-    ensure_registered()
-    try:
-        variants = hunt_variants(args.id)
-        if not variants:
-            raise KeyError(f"{args.id!r} names no variant to hunt")
-        setting = database_setting(getattr(args, "db", None))
-        make_database(setting)  # reach a Redis server now rather than in every worker
-        if settings.get_profile(args.profile).derandomize:
-            raise ValueError(f"profile {args.profile!r} is derandomised: every worker would search the same "
-                             "cases; use dev or hunt")
-    except (KeyError, ValueError, TypeError, DatabaseUnavailableError) as exc:
-        return _usage(err, "hunt", exc)
-    outcome = hunt(variants, workers=args.workers, minutes=args.minutes, db=setting, profile=args.profile,
-                   seed=args.seed, round_s=args.round_seconds, max_examples=args.examples, stream=err)
-    return _finish_hunt(outcome, args.report, out)
-
-
-def _finish_hunt(outcome: HuntOutcome, report_dir: Optional[str], out: TextIO) -> int:
-    from .report import build_report, format_table, write_json, write_plots
-
-    out.write(format_table(outcome.results) + "\n")
-    for r in outcome.results:
-        for kind in ("counterexample", "tightest"):
-            if getattr(r, kind):
-                out.write(f"{r.variant_id} {kind}: {Verdict.from_dict(getattr(r, kind)).explain()}\n")
-    found = sum(r.counterexample is not None for r in outcome.results)
-    out.write(f"hunt: {outcome.workers} worker(s), {outcome.wall_s:.1f}s, {outcome.rounds} round(s), "
-              f"{outcome.checks} cases checked ({outcome.rate:.1f}/s; {outcome.running_rate:.1f}/s after "
-              f"{outcome.ready_s:.1f}s of start-up), {found} variant(s) with a counterexample, "
-              f"seed {outcome.seed}" + (", interrupted" if outcome.interrupted else "") + "\n")
-    for c in outcome.crashes:
-        out.write(f"hunt: {c}\n")
-    if report_dir:
-        path = write_json(build_report(outcome.results), Path(report_dir) / HUNT_REPORT_NAME)
-        plots = write_plots(outcome.results, report_dir)
-        out.write(f"report: {path}\n" + (f"{plots.skipped}\n" if plots.skipped else ""))
-    if outcome.interrupted:
-        return 130
-    return 0 if not outcome.crashes and all(r.outcome == "pass" for r in outcome.results) else 1
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m checks.parallel hunt|soak ...`` (the same commands as ``gntk-check``)."""
-    parser = argparse.ArgumentParser(prog="python -m checks.parallel")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return args.func(args, sys.stdout, sys.stderr)
+        return getattr(hunt_command, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    from checks.parallel import main as _main  # the importable module, so spawned workers find its functions
+    from checks.hunt_command import main as _main  # the importable module, so spawned workers find its functions
 
     sys.exit(_main())

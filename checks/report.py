@@ -1,15 +1,20 @@
-"""Reports of a claim-suite run: terminal table, JSON report, plots (DESIGN 1, 7).
+"""Reports of a claim-suite run: terminal table, Markdown, JSON report (plots: :mod:`checks.plots`).
 
-* :func:`format_table`: one row per claim variant (expected outcome, run outcome, cases, counts per
-  status, min slack as a difference and a ratio, the tightest case, time), then the mutant kill
-  rates per claim and the message of every variant that did not pass.
-* :func:`build_report` / :func:`write_json` / :func:`load_report`: the JSON report, with the
-  environment a replay needs beyond the seed (versions of numpy, scipy, hypothesis, numba; BLAS; CPU;
-  thread settings).  Its schema is ``checks/report_schema.json``, checked by :func:`validate` (a
-  small validator for the subset of JSON Schema the file uses; no jsonschema dependency).
-* :func:`write_plots`: slack histograms per claim and the plots claims register with
-  :func:`register_plot` (e.g. the Lemma 5.1 scatter of P_min); matplotlib is optional.
+* :func:`format_table`: a count line, one row per claim variant (expected outcome, run outcome with
+  ``inconclusive`` apart, cases, decided cases, counts per status, min slack as a difference and a
+  ratio, the best-known ratio rho* and the smallest bound tightening eps the search killed, the
+  tightest case, time), the mutants in their own section, the searches a time budget truncated, the
+  command that replays each row's tightest case, and the message of every variant that did not pass.
+* :func:`format_markdown`: the same as a Markdown document (for a paper's appendix or a pull request).
+* :func:`build_report` / :func:`write_json` / :func:`load_report`: the JSON report, with per variant
+  its statement, description and erratum id, and the environment a replay needs beyond the seed.  Its
+  schema is ``checks/report_schema.json``, checked by :func:`validate` (a small validator for the
+  subset of JSON Schema the file uses; no jsonschema dependency).
 * :func:`results_to_json` / :func:`results_from_json`: how pytest-xdist workers ship their results.
+
+Every result attribute added after the first schema (``decided``, ``min_decided``, ``truncated``,
+``statement``, ``description``, ``erratum``, ``mutant``, ``sensitivity``) is read with a default, so
+results of older runs and reports still render.
 """
 
 from __future__ import annotations
@@ -19,28 +24,33 @@ import json
 import math
 import os
 import platform
-from dataclasses import dataclass
+import re
+import shlex
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from theory.errors import GntkValueError
 
 from .mutants import is_mutant_id, kill_rates
-from .registry import pytest_id
+from .plots import PLOTS, PlotOutcome, register_plot, slack_histogram, write_plots  # noqa: F401 (re-exported)
 from .runner import VariantResult
 from .verdict import Status, _jsonable
 
-__all__ = ["SCHEMA_PATH", "ReportSchemaError", "format_table", "environment", "build_report",
+__all__ = ["SCHEMA_PATH", "ReportSchemaError", "format_table", "format_markdown", "environment", "build_report",
            "validate", "check_report", "write_json", "load_report", "results_from_report",
            "results_to_json", "results_from_json", "PlotOutcome", "register_plot", "PLOTS",
-           "write_plots", "short_case", "summary_line"]
+           "write_plots", "short_case", "summary_line", "erratum_id", "replay_command", "OUTCOMES"]
 
 SCHEMA_PATH = Path(__file__).with_name("report_schema.json")
-#: Order of variant rows within a claim: the DESIGN 4 columns, then anything else.
+#: Run outcomes, in the order the count line gives them.
+OUTCOMES = ("pass", "inconclusive", "fail", "error")
+#: Order of variant rows within a claim: the stated/corrected/probe/audit columns, then anything else.
 _NAME_RANK = {"stated": 0, "corrected": 1, "probe": 2, "audit": 3}
 _STATUS_ABBR = (("H", Status.HOLDS), ("V", Status.VIOLATED), ("I", Status.INCONCLUSIVE),
                 ("P", Status.PREMISE_FAILED))
+#: ANSI colours of the outcome cell on a terminal; inconclusive has its own (neither pass nor fail).
+_COLOURS = {"pass": "32", "inconclusive": "33", "fail": "31", "error": "1;35"}
 
 
 class ReportSchemaError(GntkValueError):
@@ -69,19 +79,77 @@ def _ordered(results: Iterable[VariantResult]) -> List[VariantResult]:
     return sorted(results, key=lambda r: (r.claim_id, _NAME_RANK.get(r.name, 4), r.name))
 
 
-def _row(r: VariantResult) -> List[str]:
+def _is_mutant(r: VariantResult) -> bool:
+    return bool(getattr(r, "mutant", False)) or is_mutant_id(r.variant_id)
+
+
+def erratum_id(text: Optional[str]) -> Optional[str]:
+    """The erratum id (``E11``) a finding's text starts with or names, else None."""
+    m = re.search(r"\bE\d{1,3}\b", text or "")
+    return m.group(0) if m else None
+
+
+def replay_command(variant_id: str, case: Any) -> str:
+    """The one-line shell command that re-checks ``case`` of ``variant_id`` (``gntk-check replay-case``)."""
+    text = json.dumps(_jsonable(case), sort_keys=True, separators=(",", ":"), default=str)
+    return f"gntk-check replay-case {variant_id} {shlex.quote(text)}"
+
+
+def _outcome_cell(r: VariantResult) -> str:
+    return "pass" if r.outcome == "pass" else r.outcome.upper()
+
+
+def _decided(r: VariantResult) -> str:
+    """Decided cases (HOLDS + VIOLATED), over the variant's declared minimum when it has one."""
+    n = getattr(r, "decided", None)
+    if n is None:
+        n = r.counts.get("HOLDS", 0) + r.counts.get("VIOLATED", 0)
+    need = getattr(r, "min_decided", None)
+    return f"{n}/{need}" if need else str(n)
+
+
+def _sensitivity(r: VariantResult) -> List[str]:
+    s = getattr(r, "sensitivity", None) or {}
+    return [_num(s.get("rho_star")), _num(s.get("eps_killed_ci")), _num(s.get("eps_killed_hunt"))]
+
+
+def _cells(r: VariantResult) -> Dict[str, str]:
     tight = r.tightest or {}
     cases = f"{r.cases}+{r.explicit}" if r.explicit else str(r.cases)
-    return ([r.variant_id, r.expected, r.outcome.upper() if r.outcome != "pass" else "pass", cases]
-            + [str(r.counts.get(s.value, 0)) for _, s in _STATUS_ABBR]
-            + [_num(tight.get("slack")), _num(tight.get("slack_ratio")), short_case(tight.get("case")),
-               f"{r.elapsed_s:.1f}s"])
+    rho, eps_ci, eps_hunt = _sensitivity(r)
+    out = {"variant": r.variant_id, "expected": r.expected, "outcome": _outcome_cell(r),
+           "cases": cases + ("*" if getattr(r, "truncated", None) else ""), "decided": _decided(r)}
+    out.update({abbr: str(r.counts.get(s.value, 0)) for abbr, s in _STATUS_ABBR})
+    out.update({"min slack": _num(tight.get("slack")), "ratio": _num(tight.get("slack_ratio")), "rho*": rho,
+                "eps ci": eps_ci, "eps hunt": eps_hunt, "time": f"{r.elapsed_s:.1f}s"})
+    return out
 
 
-def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+#: The terminal table's columns; the tightest case itself is in the replay command under the table.
+TABLE_COLUMNS = ("variant", "expected", "outcome", "cases", "decided", "H", "V", "I", "P", "min slack", "ratio",
+                 "rho*", "eps ci", "eps hunt", "time")
+MUTANT_COLUMNS = ("mutant", "outcome", "cases", "V", "time", "description")
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], colour_col: Optional[int] = None,
+          colours: Sequence[Optional[str]] = ()) -> List[str]:
+    """Left-aligned columns; cell ``colour_col`` of row i coloured with ANSI code ``colours[i]`` (after
+    padding, so the escape codes do not shift the columns)."""
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+
+    def fmt(cells, colour=None):
+        padded = [c.ljust(w) for c, w in zip(cells, widths)]
+        if colour and colour_col is not None:
+            padded[colour_col] = f"\x1b[{colour}m{padded[colour_col]}\x1b[0m"
+        return "  ".join(padded).rstrip()
+
+    return [fmt(header), fmt(["-" * w for w in widths])] + [
+        fmt(r, colours[i] if i < len(colours) else None) for i, r in enumerate(rows)]
+
+
+def _count_line(what: str, results: Sequence[VariantResult]) -> str:
+    counts = ", ".join(f"{sum(r.outcome == k for r in results)} {k}" for k in OUTCOMES)
+    return f"{len(results)} {what}: {counts}"
 
 
 def summary_line(r: VariantResult) -> str:
@@ -90,28 +158,106 @@ def summary_line(r: VariantResult) -> str:
             f"violated={r.counts.get('VIOLATED', 0)} min_slack={_num(r.min_slack)} {r.elapsed_s:.1f}s")
 
 
-def format_table(results: Iterable[VariantResult]) -> str:
-    """The terminal summary: variant rows, mutant kill rates, and why each failed run failed.
+def _mutant_rows(mutants: Sequence[VariantResult]) -> List[List[str]]:
+    return [[r.variant_id, "killed" if r.outcome == "pass" else "SURVIVED" if r.outcome == "fail" else r.outcome.upper(),
+             str(r.cases), str(r.counts.get("VIOLATED", 0)), f"{r.elapsed_s:.1f}s",
+             short_case(None) if not getattr(r, "description", "") else _short(r.description, 60)]
+            for r in mutants]
 
-    Columns: variant id, expected outcome, run outcome, cases (generated+explicit), counts of
-    HOLDS/VIOLATED/INCONCLUSIVE/PREMISE_FAILED, min slack (difference and ratio) and case of the
-    tightest decided verdict, wall time.  Mutant runs appear only as kill rates.
-    """
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _notes(real: Sequence[VariantResult], results: Sequence[VariantResult]) -> List[str]:
+    """Truncated searches, replay commands and the message of every run that did not pass."""
+    lines = [f"* {r.variant_id}: {r.truncated}" for r in real if getattr(r, "truncated", None)]
+    if lines:
+        lines.insert(0, "searches cut by a time budget (cases marked *):")
+    replay = [f"  {replay_command(r.variant_id, r.tightest['case'])}" for r in real
+              if r.tightest is not None and isinstance(r.tightest.get("case"), dict)]
+    if replay:
+        lines += ["replay the tightest case of a row:"] + replay
+    lines += [f"{r.outcome.upper()} {r.variant_id} [{r.expected}]: {r.message}"
+              for r in _ordered(results) if r.outcome != "pass" and not (_is_mutant(r) and r.outcome == "pass")]
+    return lines
+
+
+def format_table(results: Iterable[VariantResult], color: bool = False) -> str:
+    """The terminal summary (module docstring); ``color``: ANSI colours in the outcome column."""
     results = list(results)
-    real = _ordered(r for r in results if not is_mutant_id(r.variant_id))
-    header = ["variant", "expected", "outcome", "cases", "H", "V", "I", "P", "min slack", "ratio",
-              "tightest case", "time"]
-    lines = _grid(header, [_row(r) for r in real]) if real else ["(no claim variants were run, only mutants)"
-                                                                 if results else "(no claim variants were run)"]
-    rates = kill_rates(results)
-    if rates:
+    real = _ordered(r for r in results if not _is_mutant(r))
+    muts = _ordered(r for r in results if _is_mutant(r))
+    if not results:
+        return "(no claim variants were run)"
+    lines = [_count_line("claim variant(s)", real)]
+    if real:
+        rows = [[_cells(r)[c] for c in TABLE_COLUMNS] for r in real]
+        colours = [_COLOURS.get(r.outcome) if color else None for r in real]
+        lines += _grid(TABLE_COLUMNS, rows, TABLE_COLUMNS.index("outcome"), colours)
+    if muts:
+        killed = sum(r.outcome == "pass" for r in muts)
+        lines += ["", f"{len(muts)} mutant(s): {killed} killed, {len(muts) - killed} not killed"]
+        lines += _grid(MUTANT_COLUMNS, _mutant_rows(muts))
+        rates = kill_rates(results)
         lines.append("mutant kill rate: " + ", ".join(
             f"{cid} {k.killed}/{k.total}" + (f" (survived: {', '.join(k.survivors)})" if k.survivors else "")
             for cid, k in rates.items()))
-    bad = [r for r in _ordered(results) if r.outcome != "pass"]
-    for r in bad:
-        lines.append(f"{r.outcome.upper()} {r.variant_id} [{r.expected}]: {r.message}")
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(real, results))
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows])
+
+
+def _md_claims(real: Sequence[VariantResult]) -> List[str]:
+    """Per claim: its statement, then each variant's description and erratum."""
+    lines: List[str] = []
+    for cid in dict.fromkeys(r.claim_id for r in real):
+        rs = [r for r in real if r.claim_id == cid]
+        statement = next((getattr(r, "statement", "") for r in rs if getattr(r, "statement", "")), "")
+        lines += [f"### {cid} ({rs[0].paper_ref})", ""] + ([f"Statement: {statement}", ""] if statement else [])
+        for r in rs:
+            erratum = getattr(r, "erratum", None)
+            lines.append(f"- `{r.name}` ({r.expected}): {getattr(r, 'description', '') or '-'}"
+                         + (f" Erratum {erratum} (docs/errata.md)." if erratum else ""))
+        lines.append("")
+    return (["## Claims", ""] + lines) if lines else []
+
+
+def format_markdown(results: Iterable[VariantResult], title: str = "gntk-checks: claims report") -> str:
+    """The report as Markdown: count line, variant table (replay command per row), mutants, notes."""
+    results = list(results)
+    real = _ordered(r for r in results if not _is_mutant(r))
+    muts = _ordered(r for r in results if _is_mutant(r))
+    profiles = sorted({r.profile for r in results if r.profile})
+    lines = [f"# {title}", "", _count_line("claim variant(s)", real)
+             + (f"; profile {', '.join(profiles)}" if profiles else ""), ""]
+    cols = list(TABLE_COLUMNS)
+    rows = []
+    for r in real:
+        cells = _cells(r)
+        cmd = (f"`{replay_command(r.variant_id, r.tightest['case'])}`"
+               if r.tightest is not None and isinstance(r.tightest.get("case"), dict) else "-")
+        rows.append([f"`{r.variant_id}`"] + [cells[c] for c in cols[1:]] + [cmd])
+    lines += _md_table(cols + ["replay the tightest case"], rows)
+    lines += ["", "Columns: decided = HOLDS + VIOLATED cases (over the declared minimum); H/V/I/P = cases per "
+              "verdict status; ratio = the tightest slack ratio found; rho* = best-known tightest ratio; eps = "
+              "smallest relative tightening of the bound the ci/hunt search detects; * = cut by a time budget.", ""]
+    lines += _md_claims(real)
+    if muts:
+        lines += ["## Mutants", ""] + _md_table(MUTANT_COLUMNS, _mutant_rows(muts)) + [""]
+    bad = [r for r in real if r.outcome != "pass"] + [r for r in muts if r.outcome != "pass"]
+    if bad:
+        lines += ["## Runs that did not pass", ""] + [f"- **{r.outcome}** `{r.variant_id}`: {_md_escape(r.message)}"
+                                                     for r in bad]
+    return "\n".join(lines).rstrip()
 
 
 # -- JSON report ------------------------------------------------------------------------------
@@ -166,15 +312,34 @@ def environment() -> Dict[str, Any]:
             "cpu_count": os.cpu_count(), "versions": versions, "blas": _blas_info(), "threads": threads}
 
 
+def _described(r: VariantResult) -> Dict[str, Any]:
+    """``r.to_dict()`` with the statement, description and erratum id of its variant: taken from the
+    result when it carries them, else from the registered variant (None when it is not registered)."""
+    from . import registry
+
+    d = r.to_dict()
+    v = registry._REGISTRY.get(r.variant_id)  # noqa: SLF001 (no import of claim modules: a lookup only)
+    if v is not None and not d.get("statement"):
+        d["statement"] = v.claim.statement
+    if v is not None and not d.get("description"):
+        d["description"] = v.description
+    if v is not None and d.get("erratum") is None:
+        d["erratum"] = getattr(v, "erratum", None) or erratum_id(getattr(v, "finding", None))
+    for key in ("statement", "description", "erratum"):  # results of older runs lack the keys
+        d.setdefault(key, None)
+    d.setdefault("mutant", _is_mutant(r))
+    return d
+
+
 def build_report(results: Iterable[VariantResult], *, profile: Optional[str] = None,
                  env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The JSON-able report of ``results`` (schema: ``checks/report_schema.json``)."""
     results = _ordered(results)
-    dicts = [r.to_dict() for r in results]
+    dicts = [_described(r) for r in results]
     if profile is None:
         profiles = {r.profile for r in results}
         profile = profiles.pop() if len(profiles) == 1 else ("mixed" if profiles else "")
-    outcomes = {k: sum(r.outcome == k for r in results) for k in ("pass", "fail", "error")}
+    outcomes = {k: sum(r.outcome == k for r in results) for k in OUTCOMES}
     statuses = {s.value: sum(r.counts.get(s.value, 0) for r in results) for s in Status}
     report = {
         "schema_version": 1, "tool": "gntk-checks", "tool_version": _version("gntk-checks") or "unknown",
@@ -305,110 +470,3 @@ def results_from_json(text: str) -> List[VariantResult]:
     if not isinstance(data, list):
         raise TypeError(f"expected a JSON list of results, got {type(data).__name__}")
     return [VariantResult.from_dict(d) for d in data]
-
-
-# -- plots ------------------------------------------------------------------------------------
-#: A plot function draws the results of one claim on a matplotlib Figure; True if it drew anything.
-PlotFunc = Callable[[Sequence[VariantResult], Any], bool]
-#: Claim id -> [(plot name, function)]; later claims add curves with :func:`register_plot`.
-PLOTS: Dict[str, List[Tuple[str, PlotFunc]]] = {}
-
-
-@dataclass(frozen=True)
-class PlotOutcome:
-    """The files written by :func:`write_plots`, or why none were."""
-
-    paths: Tuple[Path, ...]
-    skipped: Optional[str] = None
-
-
-def register_plot(claim_id: str, name: str) -> Callable[[PlotFunc], PlotFunc]:
-    """Decorator: draw ``fn(results_of_claim, figure)`` into ``<claim>-<name>.png``.
-
-    ``<claim>`` is the claim's pytest id (``lemma-5.1`` -> ``lemma_5_1``).
-    """
-
-    def deco(fn: PlotFunc) -> PlotFunc:
-        entries = [e for e in PLOTS.setdefault(claim_id, []) if e[0] != name]
-        PLOTS[claim_id] = entries + [(name, fn)]
-        return fn
-
-    return deco
-
-
-def _real(x: Any) -> float:
-    """A kept number back to float ('inf' strings from JSON, None from NaN)."""
-    return math.nan if x is None else float(x)
-
-
-def slack_histogram(results: Sequence[VariantResult], fig) -> bool:
-    """Histogram of the normalised slack of every decided case, one outline per variant."""
-    ax = fig.add_subplot(1, 1, 1)
-    drew = False
-    for r in results:
-        vals = [_real(k["normalised_slack"]) for k in r.kept]
-        if vals:
-            ax.hist(vals, bins=40, range=(-2.0, 2.0), histtype="step", label=f"{r.name} ({len(vals)})")
-            drew = True
-    ax.axvline(0.0, color="k", lw=0.8)
-    ax.set_xlabel("normalised slack (< 0: violated)")
-    ax.set_ylabel("cases")
-    ax.set_title(f"{results[0].claim_id}: slack of every case")
-    if drew:
-        ax.legend(fontsize="small")
-    return drew
-
-
-@register_plot("lemma-5.1", "pmin")
-def lemma_5_1_pmin(results: Sequence[VariantResult], fig) -> bool:
-    """Lemma 5.1 audit: P_min against G and against log(1/lambda0) (growth would be a finding)."""
-    pts = [(r.name, k["extra"]) for r in results for k in r.kept
-           if all(key in k["extra"] for key in ("P_min", "G", "log_inv_lambda0"))]
-    if not pts:
-        return False
-    for i, xkey in enumerate(("G", "log_inv_lambda0")):
-        ax = fig.add_subplot(1, 2, i + 1)
-        for name in sorted({n for n, _ in pts}):
-            xs = [_real(e[xkey]) for n, e in pts if n == name]
-            ys = [_real(e["P_min"]) for n, e in pts if n == name]
-            ax.scatter(xs, ys, s=8, label=name)
-        if all(_real(e["P_min"]) > 0 for _, e in pts):
-            ax.set_yscale("log")
-        ax.set_xlabel(xkey)
-        ax.set_ylabel("P_min")
-        ax.legend(fontsize="small")
-    fig.suptitle("lemma-5.1: smallest admissible P")
-    return True
-
-
-def write_plots(results: Iterable[VariantResult], directory, prefix: str = "") -> PlotOutcome:
-    """PNG plots of ``results`` in ``directory``: a slack histogram per claim plus registered plots.
-
-    matplotlib is optional: without it nothing is written and ``skipped`` says why.  The Agg canvas
-    is used directly (no pyplot), so no global backend state is touched.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        return PlotOutcome((), f"plots skipped: matplotlib is not installed ({exc})")
-    # Claim modules register their curves on import; a pytest-xdist controller never imports them.
-    from .registry import load_all
-
-    load_all()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    by_claim: Dict[str, List[VariantResult]] = {}
-    for r in _ordered(results):
-        if not is_mutant_id(r.variant_id):
-            by_claim.setdefault(r.claim_id, []).append(r)
-    paths = []
-    for cid, rs in by_claim.items():
-        for name, fn in [("slack", slack_histogram)] + PLOTS.get(cid, []):
-            fig = Figure(figsize=(9, 4) if name != "slack" else (6, 4))
-            FigureCanvasAgg(fig)
-            if fn(rs, fig):
-                path = directory / f"{prefix}{pytest_id(cid)}-{name}.png"
-                fig.savefig(path, dpi=90)
-                paths.append(path)
-    return PlotOutcome(tuple(paths))

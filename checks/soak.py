@@ -10,7 +10,7 @@
 Seeds: every run is seeded from ``--seed`` (random when absent; printed) through
 :func:`checks.parallel.derive_seed`, and Hypothesis takes that seed as pytest's ``--hypothesis-seed`` does
 (:func:`checks.parallel.hypothesis_seed`), so a soak run replays exactly from its seed.  The ``soak``
-sub-command is added by :func:`checks.parallel.add_commands` (through :func:`add_command`).
+sub-command is added by :func:`checks.hunt_command.add_commands` (through :func:`add_command`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
-from .parallel import _positive_int, _resolve, _usage, _variant_key, derive_seed, hypothesis_seed
+from .hunt_command import _nonnegative_int, _positive_int, _usage
+from .parallel import _resolve, _variant_key, derive_seed, hypothesis_seed
+from .database import DatabaseWriteError, check_writable_directory
 from .registry import Expected, Variant
 from .runner import VariantResult, run_variant
 from .verdict import Status, Verdict
@@ -222,10 +224,15 @@ def format_soak(outcome: SoakOutcome) -> str:
 # -- command line -----------------------------------------------------------------------------
 def soak_variants(keys: Optional[str]) -> List[Variant]:
     """Every variant declared to hold, optionally among comma-separated claim or variant ids."""
-    from . import registry
+    from .__main__ import UsageError, select_variants
 
-    ids = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
-    return [v for v in registry.variants(ids) if v.expected is Expected.HOLDS]
+    ids = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
+    if ids == []:
+        raise KeyError(f"--claims: expected one or more comma-separated claim or variant ids, got {keys!r}")
+    try:
+        return [v for v in select_variants(ids) if v.expected is Expected.HOLDS]
+    except UsageError as exc:  # unknown id: the message carries the closest known ones
+        raise KeyError(str(exc)) from None
 
 
 def add_command(subparsers) -> None:
@@ -235,7 +242,7 @@ def add_command(subparsers) -> None:
     s.add_argument("--runs", type=_positive_int, required=True, metavar="K", help="runs per variant")
     s.add_argument("--claims", metavar="ID,...", help="claim or variant ids, comma-separated (default: all)")
     s.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1)")
-    s.add_argument("--seed", type=int, metavar="S", help="base seed (default: random, printed)")
+    s.add_argument("--seed", type=_nonnegative_int, metavar="S", help="base seed (default: random, printed)")
     s.add_argument("--report", metavar="DIR", help=f"write DIR/{SOAK_REPORT_NAME}")
     s.set_defaults(func=_cmd_soak)
 
@@ -253,15 +260,20 @@ def run_soak(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -
         if not variants:
             raise KeyError("no variant declared to hold is registered"
                            + (f" for {args.claims!r}" if args.claims else ""))
-    except KeyError as exc:
+        if args.report:
+            check_writable_directory(args.report, "report directory")
+    except (KeyError, DatabaseWriteError) as exc:
         return _usage(err, "soak", exc)
     outcome = soak(variants, args.runs, seed=args.seed, workers=args.workers, stream=err)
     out.write(format_soak(outcome) + "\n")
     if args.report:
         path = Path(args.report) / SOAK_REPORT_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(outcome.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        out.write(f"report: {path}\n")
+        try:  # the table above holds every result: a failed write loses no computation
+            path.write_text(json.dumps(outcome.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+            out.write(f"report: {path}\n")
+        except OSError as exc:
+            out.write(f"soak: report NOT written: cannot write {path}: {exc.strerror or exc}\n")
+            return 130 if outcome.interrupted else 1
     if outcome.interrupted:
         return 130
     return 0 if outcome.total("violations") == 0 and outcome.total("errors") == 0 else 1

@@ -239,7 +239,8 @@ def test_hunt_selection():
     assert all_ and all(v.name in ("stated", "probe") for v in all_)
     assert [v.id for v in hunt_variants("lemma-5.4")] == ["lemma-5.4/stated", "lemma-5.4/corrected"]
     assert [v.id for v in hunt_variants("lemma-5.4/corrected")] == ["lemma-5.4/corrected"]
-    with pytest.raises(KeyError, match="unknown variant id 'lemma-5.4/nope'"):
+    assert [v.id for v in hunt_variants("lemma_5_4-corrected")] == ["lemma-5.4/corrected"]   # pytest form
+    with pytest.raises(KeyError, match="unknown claim or variant id 'lemma-5.4/nope'"):
         hunt_variants("lemma-5.4/nope")
 
 
@@ -316,7 +317,7 @@ def test_add_commands_creates_or_extends_hunt_and_adds_soak():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["hunt", "nope/x"], "unknown variant id 'nope/x'"),
+    (["hunt", "nope/x"], "unknown claim or variant id 'nope/x'"),
     (["hunt", "lemma-5.4/stated", "--profile", "ci"], "profile 'ci' is derandomised"),
     (["hunt", "lemma-5.4/stated", "--db", "http://x"], "must be a directory or a redis"),
     (["soak", "--runs", "1", "--claims", "nope"], "unknown claim or variant id 'nope'"),

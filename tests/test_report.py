@@ -57,20 +57,28 @@ def results():
 def test_table_rows_columns_and_order(results):
     text = format_table(results)
     lines = text.splitlines()
-    assert lines[0].split() == ["variant", "expected", "outcome", "cases", "H", "V", "I", "P", "min", "slack",
-                                "ratio", "tightest", "case", "time"]
-    rows = [ln.split()[0] for ln in lines[2:] if ln.split()[0] in
+    assert lines[0] == "4 claim variant(s): 3 pass, 0 inconclusive, 1 fail, 0 error"   # the rows shown
+    lines = lines[1:]
+    assert lines[0].split() == ["variant", "expected", "outcome", "cases", "decided", "H", "V", "I", "P", "min",
+                                "slack", "ratio", "rho*", "eps", "ci", "eps", "hunt", "time"]
+    rows = [ln.split()[0] for ln in lines[2:] if ln and ln.split()[0] in
             ("toy-1/stated", "toy-1/audit", "toy-2/stated", "lemma-5.1/audit")]
     assert rows == ["lemma-5.1/audit", "toy-1/stated", "toy-1/audit", "toy-2/stated"]   # claim, then kind
     holds, audit = results[2], results[0]
     row = next(ln for ln in lines if ln.startswith("toy-1/stated")).split()
-    assert row[1:8] == ["holds", "pass", "25", "25", "0", "0", "0"]
-    assert row[8] == f"{holds.min_slack:.3g}" and row[9] == f"{holds.min_slack_ratio:.3g}"
-    assert short_case(holds.tightest["case"]) in text
+    assert row[1:9] == ["holds", "pass", "25", "25/1", "25", "0", "0", "0"]
+    assert row[9] == f"{holds.min_slack:.3g}" and row[10] == f"{holds.min_slack_ratio:.3g}"
+    assert row[11:14] == ["-", "-", "-"]   # no sensitivity measured
+    assert f"  gntk-check replay-case toy-1/stated '{json.dumps(holds.tightest['case'], sort_keys=True, separators=(',', ':'))}'" in text
     arow = next(ln for ln in lines if ln.startswith("toy-1/audit")).split()
-    assert int(arow[5]) == audit.counts["VIOLATED"] > 0
+    assert int(arow[6]) == audit.counts["VIOLATED"] > 0
     assert next(ln for ln in lines if ln.startswith("toy-2/stated")).split()[1:3] == ["holds", "FAIL"]
-    assert not any(ln.startswith("toy-1/mutant") for ln in lines)   # mutants appear as kill rates only
+    # Mutants have their own section, counted apart.
+    mut = lines.index("2 mutant(s): 1 killed, 1 not killed")
+    assert lines[mut + 1].split() == ["mutant", "outcome", "cases", "V", "time", "description"]
+    assert [ln.split()[:2] for ln in lines[mut + 3: mut + 5]] == [["toy-1/mutant-a", "killed"],
+                                                                  ["toy-1/mutant-b", "SURVIVED"]]
+    assert not any(ln.startswith("toy-1/mutant") for ln in lines[:mut])
     assert "mutant kill rate: toy-1 1/2 (survived: mutant-b)" in text
     assert "FAIL toy-2/stated [holds]: violation found: toy-2 boom" in text
     assert format_table(list(reversed(results))) == text   # xdist finishing order does not matter
@@ -100,7 +108,7 @@ def test_report_validates_and_records_the_environment(results):
     assert env["blas"] and any(b.get("name") or b.get("internal_api") for b in env["blas"])
     assert env["cpu"] and env["cpu_count"] >= 1 and env["python"] == ".".join(map(str, sys.version_info[:3]))
     assert rep["profile"] == "ci" and rep["summary"]["variants"] == 6
-    assert rep["summary"]["outcomes"] == {"pass": 4, "fail": 2, "error": 0}
+    assert rep["summary"]["outcomes"] == {"pass": 4, "inconclusive": 0, "fail": 2, "error": 0}
     assert rep["kill_rates"] == {"toy-1": {"killed": 1, "total": 2, "rate": 0.5, "survivors": ["mutant-b"]}}
     assert build_report(results + [_manual("toy-3/stated", profile="dev")])["profile"] == "mixed"
 
@@ -113,8 +121,31 @@ def test_report_round_trip_through_a_file(results, tmp_path):
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]     # the temporary file was renamed
     back = load_report(path)
     assert back == rep
-    by_id = {r.variant_id: r.to_dict() for r in results}
-    assert all(r.to_dict() == by_id[r.variant_id] for r in results_from_report(back))
+    # build_report may add the statement, description and erratum of a registered variant that a
+    # result lacks (whether lemma-5.1 is registered depends on the tests run before): compare the rest.
+    added = ("statement", "description", "erratum")
+    strip = lambda d: {k: v for k, v in d.items() if k not in added}  # noqa: E731
+    by_id = {r.variant_id: strip(r.to_dict()) for r in results}
+    assert all(strip(r.to_dict()) == by_id[r.variant_id] for r in results_from_report(back))
+
+
+def test_report_carries_statement_description_and_erratum(results, monkeypatch):
+    from checks import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    finding = Variant(Claim("toy-7", "Toy 7", "b <= 1"), "stated", Expected.KNOWN_FINDING, Tier.EXACT, "toy finding",
+                      lambda: st.just({"b": 2}), _check(1), finding="E11: the toy is wrong")
+    registry.register(finding)
+    old = _manual("toy-7/stated")   # a result of an older run: no statement or description recorded
+    rep = build_report([results[2], old])
+    by_id = {r["variant_id"]: r for r in rep["results"]}
+    assert by_id["toy-1/stated"]["statement"] == "a <= limit" and by_id["toy-1/stated"]["description"] == "toy"
+    assert by_id["toy-1/stated"]["erratum"] is None
+    assert (by_id["toy-7/stated"]["statement"], by_id["toy-7/stated"]["description"],
+            by_id["toy-7/stated"]["erratum"]) == ("b <= 1", "toy finding", "E11")
+    assert validate(rep) == []
+    unregistered = build_report([_manual("toy-8/stated")])["results"][0]
+    assert unregistered["statement"] in ("", None) and unregistered["erratum"] is None
 
 
 def _broken(rep, edit):
@@ -174,7 +205,9 @@ def test_results_json_round_trip(results):
 def test_plots_per_claim_and_registered(results, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     seen = []
-    monkeypatch.setattr(report, "PLOTS", dict(report.PLOTS))
+    from checks import plots
+
+    monkeypatch.setattr(plots, "PLOTS", dict(plots.PLOTS))
 
     @report.register_plot("toy-1", "custom")
     def custom(rs, fig):
@@ -279,3 +312,56 @@ def _has_matplotlib():
     except ImportError:
         return False
     return True
+
+
+# -- plot styles ----------------------------------------------------------------------------------
+def _kept(status, slack, ratio, **extra):
+    return {"status": status, "normalised_slack": slack, "slack_ratio": ratio, "extra": extra}
+
+
+def test_slack_plot_draws_each_status_in_its_own_style_with_a_log_ratio_panel():
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    from checks import plots
+
+    kept = ([_kept("HOLDS", 0.5, 10.0 ** i) for i in range(5)] + [_kept("INCONCLUSIVE", -0.98, 0.02)] * 4
+            + [_kept("VIOLATED", -0.3, 0.7)] + [_kept("HOLDS", 1.0, "inf")])
+    r = _manual("lemma-5.3/stated", kept=kept)
+    fig = Figure()
+    assert plots.slack_histogram([r], fig)
+    left, right = fig.axes
+    labels = fig.legends[0].get_texts()
+    assert [t.get_text() for t in labels] == ["stated: holds (6)", "stated: inconclusive (4)", "stated: violated (1)"]
+    edge = {t.get_text().split(": ")[1].split()[0]: h.get_edgecolor()
+            for t, h in zip(labels, fig.legends[0].legend_handles)}
+    assert edge["inconclusive"] == to_rgba("tab:gray") != edge["violated"] == to_rgba("tab:red")
+    assert "violated" not in left.get_xlabel()   # the axis no longer calls every negative slack a violation
+    assert right.get_xlabel().startswith("log10 slack ratio")
+    assert any("1 off scale" in t.get_text() for t in right.texts)   # the infinite ratio is counted, not lost
+    lo, hi = right.get_xlim()
+    assert lo < -1.5 and hi > 3.5   # 0.02 .. 1e4: orders of magnitude visible
+
+
+def test_loss_vs_bounds_has_title_case_labels_legend_off_the_curves_and_caption():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from checks import plots
+
+    tau = [0.0, 1.0, 2.0]
+    series = {"tau": tau, "sqrt_loss": [1.0, 0.4, 0.1], "lemma_5_2": [1.1, 0.5, 0.2], "gronwall_rms": [1.0, 0.6, 0.3]}
+    kept = [_kept("HOLDS", 0.2, 1.5, series=series, n=3, d=2, alpha=a, lam=0.005, m=2000) for a in (1.0, 4.0)]
+    r = _manual("lemma-5.2/stated", kept=kept)
+    fig = Figure()
+    assert plots.loss_vs_bounds([r], fig)
+    assert fig._suptitle.get_text() == "lemma-5.2: loss along simulated runs against the bounds"
+    assert [ax.get_title() for ax in fig.axes] == ["stated: n=3 d=2 alpha=1 lambda=0.005 m=2000",
+                                                   "stated: n=3 d=2 alpha=4 lambda=0.005 m=2000"]
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1   # one legend, beside
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["sqrt L (simulated)", "Lemma 5.2",
+                                                                   "Gronwall / sqrt n"]
+    caption = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "Gronwall / sqrt n: the Gronwall envelope" in caption and "divided by sqrt n" in caption
+    assert "Finite-width floor" in caption

@@ -215,7 +215,11 @@ def test_an_unreachable_server_is_reported_at_once_with_the_password_hidden():
     assert "s3cret" not in str(err.value)
 
 
-def test_bad_settings_are_rejected():
+@pytest.mark.parametrize("redis_installed", [True, False])
+def test_bad_settings_are_rejected(monkeypatch, redis_installed):
+    """The URL is checked before redis-py is imported: the same errors with or without the extra."""
+    if not redis_installed:
+        monkeypatch.setitem(sys.modules, "redis", None)   # import redis now raises ImportError
     with pytest.raises(DatabaseURLError,
                        match=r"GNTK_DB/--db must be a directory or a redis/rediss/unix:// URL, got 'http://x'"):
         make_database("http://x")
@@ -227,3 +231,9 @@ def test_bad_settings_are_rejected():
         make_database(3)
     with pytest.raises(TypeError, match=r"local_path must be a str, a path or None, got int"):
         make_database(None, local_path=3)
+
+
+def test_without_redis_py_a_good_url_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(DatabaseUnavailableError, match=r"needs redis-py: pip install 'gntk-checks\[redis\]'"):
+        make_database("redis://127.0.0.1:6379/0")

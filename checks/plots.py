@@ -1,0 +1,230 @@
+"""Plots of a claim-suite run (PNG, matplotlib optional): slack panels per claim and registered plots.
+
+* :func:`slack_histogram`: per claim, the normalised slack of every kept case with each verdict
+  status in its own style (an INCONCLUSIVE case is never drawn as a violation), beside a
+  log10(slack ratio) panel that shows how loose a bound is when the normalised slack saturates.
+* :func:`loss_vs_bounds`: sqrt(L(p_t)) along simulated runs against the bounds, one labelled panel
+  per case, the legend beside the panels and a caption saying what each curve is.
+* :func:`register_plot` / :data:`PLOTS`: claims add their own figures; :func:`write_plots` draws
+  them all with the Agg canvas (no pyplot, no global backend state).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+__all__ = ["PlotFunc", "PLOTS", "PlotOutcome", "register_plot", "slack_histogram", "loss_vs_bounds",
+           "write_plots", "PLOTS_EXTRA_HINT", "STATUS_STYLE", "LOSS_CAPTION"]
+
+#: What to install when matplotlib is missing (named in the message of a skipped plot run).
+PLOTS_EXTRA_HINT = 'pip install "gntk-checks[plots]"'
+#: A plot function draws the results of one claim on a matplotlib Figure; True if it drew anything.
+PlotFunc = Callable[[Sequence[Any], Any], bool]
+#: Claim id -> [(plot name, function)]; claim modules add curves with :func:`register_plot`.
+PLOTS: Dict[str, List[Tuple[str, PlotFunc]]] = {}
+#: Status -> (colour, hatch, legend word).  PREMISE_FAILED cases are never kept, so never drawn.
+STATUS_STYLE = {"HOLDS": ("tab:green", "", "holds"), "INCONCLUSIVE": ("tab:gray", "//", "inconclusive"),
+                "VIOLATED": ("tab:red", "xx", "violated")}
+#: Line styles of a claim's variants (stated, corrected, probe, audit, ...).
+_VARIANT_LINES = ("-", "--", ":", "-.")
+LOSS_CAPTION = ("sqrt L: square root of the training loss of the simulated network (mean over replicas).  "
+                "Lemma 5.2: e^-tau + bias term.  sqrt Thm 4.4: square root of the Theorem 4.4 bound.  "
+                "Gronwall / sqrt n: the Gronwall envelope B(t) of the mean-field residual ODE "
+                "r' = -(alpha^2/n) H(p_t) r + lam alpha b(p_t), integrated with the lambda_min(H(p_t)) and |b(p_t)| "
+                "measured along the run; B bounds |r(t)|, and divided by sqrt n it is on the scale of sqrt L.  "
+                "Finite-width floor: below it the m-particle loss is sampling noise, not L(p_t), so neither curve "
+                "is tested there.  tau = alpha^2 lambda0^2 t.")
+
+
+@dataclass(frozen=True)
+class PlotOutcome:
+    """The files written by :func:`write_plots`, or why none were."""
+
+    paths: Tuple[Path, ...]
+    skipped: Optional[str] = None
+
+
+def register_plot(claim_id: str, name: str) -> Callable[[PlotFunc], PlotFunc]:
+    """Decorator: draw ``fn(results_of_claim, figure)`` into ``<claim>-<name>.png``.
+
+    ``<claim>`` is the claim's pytest id (``lemma-5.1`` -> ``lemma_5_1``).
+    """
+
+    def deco(fn: PlotFunc) -> PlotFunc:
+        entries = [e for e in PLOTS.setdefault(claim_id, []) if e[0] != name]
+        PLOTS[claim_id] = entries + [(name, fn)]
+        return fn
+
+    return deco
+
+
+def _real(x: Any) -> float:
+    """A kept number back to float ('inf' strings from JSON, None from NaN)."""
+    return math.nan if x is None else float(x)
+
+
+def _log10_ratio(x: Any) -> float:
+    r = _real(x)
+    if math.isnan(r):
+        return math.nan
+    return math.inf if r == math.inf else (-math.inf if r <= 0 else math.log10(r))
+
+
+def _by_status(r) -> Dict[str, List[dict]]:
+    out: Dict[str, List[dict]] = {}
+    for k in r.kept:
+        out.setdefault(k["status"], []).append(k)
+    return out
+
+
+def slack_histogram(results: Sequence[Any], fig) -> bool:
+    """Normalised slack and log10(slack ratio) of every kept case; colour = status, line = variant."""
+    from matplotlib.colors import to_rgba
+
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    drew, off_scale = False, []
+    for i, r in enumerate(results):
+        line = _VARIANT_LINES[i % len(_VARIANT_LINES)]
+        for status, kept in sorted(_by_status(r).items()):
+            colour, hatch, word = STATUS_STYLE.get(status, ("k", "", status.lower()))
+            # HOLDS as an outline; the other statuses filled and hatched, so they stand out of it.
+            style = dict(histtype="step", edgecolor=colour, linestyle=line, lw=1.4) if status == "HOLDS" else dict(
+                histtype="stepfilled", edgecolor=colour, facecolor=(*to_rgba(colour)[:3], 0.25), hatch=hatch,
+                linestyle=line, lw=1.4)
+            vals = [_real(k["normalised_slack"]) for k in kept]
+            left.hist(vals, bins=40, range=(-2.0, 2.0), label=f"{r.name}: {word} ({len(vals)})", **style)
+            logs = [_log10_ratio(k["slack_ratio"]) for k in kept]
+            finite = [x for x in logs if math.isfinite(x)]
+            if finite:
+                right.hist(finite, bins=30, **style)
+            if len(finite) < len(logs):
+                off_scale.append(f"{r.name} {word}: {len(logs) - len(finite)} off scale (ratio 0 or inf)")
+            drew = True
+    for ax in (left, right):
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.set_ylabel("cases")
+    left.set_xlabel("normalised slack (> 0: room under the bound)")
+    right.set_xlabel("log10 slack ratio (bound/observed for <=)")
+    right.set_title("how loose: orders of magnitude", fontsize="small")
+    if off_scale:
+        right.text(0.02, 0.98, "\n".join(off_scale), transform=right.transAxes, va="top", fontsize="x-small")
+    fig.suptitle(f"{results[0].claim_id}: slack of every case (colour: verdict status; line: variant)")
+    if drew:
+        fig.legend(*left.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.79, 0.5),
+                   fontsize="small", frameon=False)
+        fig.subplots_adjust(left=0.06, right=0.78, bottom=0.14, top=0.86, wspace=0.3)
+    return drew
+
+
+def _case_label(extra: Dict[str, Any]) -> str:
+    """'n=3 d=2 alpha=4 lambda=0.005 m=2000' from what a kept case recorded."""
+    parts = []
+    for key, shown in (("n", "n"), ("d", "d"), ("alpha", "alpha"), ("lam", "lambda"), ("m", "m")):
+        if extra.get(key) is not None:
+            x = extra[key]
+            parts.append(f"{shown}={x:.3g}" if isinstance(x, float) else f"{shown}={x}")
+    return " ".join(parts) or "case parameters not recorded"
+
+
+_CURVES = (("lemma_5_2", "C0--", "Lemma 5.2"), ("theorem_4_4_sqrt", "C1:", "sqrt Thm 4.4"),
+           ("gronwall_rms", "C2-.", "Gronwall / sqrt n"))
+
+
+def loss_vs_bounds(results: Sequence[Any], fig, max_panels: int = 4) -> bool:
+    """Up to ``max_panels`` runs: sqrt(L(p_t)) against the bounds over tau, labelled per panel."""
+    runs = [(r.name, k["extra"]) for r in results for k in r.kept
+            if isinstance(k.get("extra", {}).get("series"), dict)][:max_panels]
+    if not runs:
+        return False
+    cols = 1 if len(runs) == 1 else 2
+    rows = (len(runs) + cols - 1) // cols
+    for i, (name, extra) in enumerate(runs):
+        s = extra["series"]
+        ax = fig.add_subplot(rows, cols, i + 1)
+        tau = [_real(t) for t in s["tau"]]
+        ax.semilogy(tau, [max(_real(y), 1e-300) for y in s["sqrt_loss"]], "k-", lw=1.5, label="sqrt L (simulated)")
+        for key, style, label in _CURVES:
+            if s.get(key) is not None:
+                ax.semilogy(tau, [max(_real(y), 1e-300) for y in s[key]], style, label=label)
+        if isinstance(extra.get("floor"), (int, float)) and extra["floor"] > 0:
+            ax.axhline(float(extra["floor"]), color="0.5", lw=0.8, ls=(0, (1, 3)), label="finite-width floor")
+        ax.set_title(f"{name}: {_case_label(extra)}", fontsize="small")
+        ax.set_xlabel("tau = alpha^2 lambda0^2 t")
+        ax.set_ylabel("sqrt(L)")
+    handles: Dict[str, Any] = {}
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="upper right", fontsize="small", frameon=False)
+    fig.suptitle(f"{results[0].claim_id}: loss along simulated runs against the bounds")
+    fig.text(0.01, 0.01, _wrap(LOSS_CAPTION, 150), fontsize="x-small", va="bottom")
+    fig.subplots_adjust(left=0.07, right=0.8, top=0.88, bottom=0.19, hspace=0.55, wspace=0.25)
+    return True
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _figure_size(name: str) -> Tuple[float, float]:
+    return {"slack": (11, 4.2), "loss-vs-bounds": (11, 7.5)}.get(name, (9, 4))
+
+
+@register_plot("lemma-5.1", "pmin")
+def lemma_5_1_pmin(results: Sequence[Any], fig) -> bool:
+    """Lemma 5.1 audit: P_min against G and against log(1/lambda0) (growth would be a finding)."""
+    pts = [(r.name, k["extra"]) for r in results for k in r.kept
+           if all(key in k["extra"] for key in ("P_min", "G", "log_inv_lambda0"))]
+    if not pts:
+        return False
+    for i, xkey in enumerate(("G", "log_inv_lambda0")):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for name in sorted({n for n, _ in pts}):
+            xs = [_real(e[xkey]) for n, e in pts if n == name]
+            ys = [_real(e["P_min"]) for n, e in pts if n == name]
+            ax.scatter(xs, ys, s=8, label=name)
+        if all(_real(e["P_min"]) > 0 for _, e in pts):
+            ax.set_yscale("log")
+        ax.set_xlabel(xkey)
+        ax.set_ylabel("P_min")
+        ax.legend(fontsize="small")
+    fig.suptitle("lemma-5.1: smallest admissible P")
+    return True
+
+
+def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutcome:
+    """PNG plots of ``results`` in ``directory``: a slack panel per claim plus registered plots.
+
+    matplotlib is optional: without it nothing is written and ``skipped`` says what to install.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        return PlotOutcome((), f"plots skipped: matplotlib is not installed ({exc}); {PLOTS_EXTRA_HINT}")
+    from .mutants import is_mutant_id
+    from .registry import load_all, pytest_id
+
+    load_all()  # claim modules register their curves on import; an xdist controller never imports them
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    by_claim: Dict[str, List[Any]] = {}
+    for r in sorted(results, key=lambda r: (r.claim_id, r.variant_id)):
+        if not (getattr(r, "mutant", False) or is_mutant_id(r.variant_id)):
+            by_claim.setdefault(r.claim_id, []).append(r)
+    paths = []
+    for cid, rs in by_claim.items():
+        rs = sorted(rs, key=lambda r: ({"stated": 0, "corrected": 1, "probe": 2, "audit": 3}.get(r.name, 4), r.name))
+        for name, fn in [("slack", slack_histogram)] + PLOTS.get(cid, []):
+            fig = Figure(figsize=_figure_size(name))
+            FigureCanvasAgg(fig)
+            if fn(rs, fig):
+                path = directory / f"{prefix}{pytest_id(cid)}-{name}.png"
+                fig.savefig(path, dpi=90)
+                paths.append(path)
+    return PlotOutcome(tuple(paths))
