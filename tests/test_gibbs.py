@@ -276,7 +276,7 @@ def test_property_duality_and_fixed_point(dcase, aspec, log_alpha, log_lam):
     (dict(weights=np.array([1.0, -1.0, 1.0, 1.0])), DomainError, "weights must be >= 0"),
     (dict(weights=np.zeros(4)), DomainError, "weights must have a positive sum"),
     (dict(weights=np.ones(3)), ShapeError, "weights must have length 4"),
-    (dict(act="tanh"), TypeError, "act must be an Activation"),
+    (dict(act=42), TypeError, "act: activation must be an Activation"),  # "tanh" is valid (issue 13)
     (dict(act=RELU), DomainError, "bounded admissible"),
     (dict(act=IDENTITY), DomainError, "bounded admissible"),
     (dict(K=0), DomainError, "K must be >= 1"),
@@ -306,3 +306,32 @@ def test_bad_inputs_helpers():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         solve_gibbs(X4, Y4, TANH, 1.0, 0.01, K=10, warn=False)  # warn=False: flagged, not warned
+
+
+# ---------------------------------------------------------------------------------------------
+# the returned solve and the estimate of its quadrature error (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alpha,lam,y,K", [
+    (3.0, 0.2, Y4, 20), (3.0, 0.2, Y4, 80), (1.0, 0.01, np.array([1.0, -1.0, 1.0, -1.0]), 40),
+    (10.0, 0.1, Y4, 40)])
+def test_refined_solve_returns_2K_and_its_error_estimate_covers_it(alpha, lam, y, K):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuadratureWarning)  # K = 20 is meant to be unresolved
+        sol = solve_gibbs(X4, y, TANH, alpha, lam, K=K)
+    ref = solve_gibbs(X4, y, TANH, alpha, lam, K=180)  # 360 nodes per dimension: errors <= 1e-12 here
+    assert sol.K == 2 * K and sol.rule.K == 2 * K
+    true_f = np.max(np.abs(sol.f - ref.f))
+    true_kl = abs(sol.KL - ref.KL) / abs(ref.KL)
+    # measured (est / true): f 6 / 9 / 10 / 8, KL 16 / 11 / 5 / 6 for the four cases; the reference's
+    # own error (<= 1e-12) is covered by the 1e-12 term
+    assert true_f <= sol.refine_error_f + 1e-12
+    assert true_kl <= sol.refine_error_KL + 1e-12
+    # the estimate is of the returned (2K) solve, below the K-vs-2K difference once converged
+    if sol.converged:
+        assert sol.refine_error_f <= 0.1 * sol.refine_difference_f
+
+
+def test_unrefined_solve_returns_K():
+    sol = solve_gibbs(X4, Y4, TANH, 1.0, 0.5, K=30, refine=False)
+    assert sol.K == 30 and sol.rule.K == 30 and sol.refine_error_f is None and sol.refine_difference_f is None

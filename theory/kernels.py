@@ -8,22 +8,26 @@ Definitions (MATH 2)::
 Three routes, which the tests cross-check against each other:
 
 * :func:`gram_particles`: a weighted particle (or quadrature) measure, MATH 2.1 (tier S for samples);
-* :func:`gram_p0`: exactly at p0 by the 2-D Gaussian pair reduction and a tensor Gauss-Hermite rule,
-  MATH 2.2, evaluated at K and 2K nodes so that the refinement difference is reported (tier E);
+* :func:`gram_p0`: exactly at p0, by default through the Hermite (Mehler) series of
+  :mod:`theory._mehler` (O(n K + n^2 L)), with the 2-D Gaussian pair reduction and a tensor
+  Gauss-Hermite rule (docs/claims.md#lemma-55) for the pairs where the series does not converge;
+  both report an estimate of the error of the values they return (tier E);
 * :func:`gram_p0_erf`: the closed form of Williams (1997) for ``c * erf(z / s)``, MATH 2.3.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy import special
 
-from ._validation import as_float_array, check_int, check_matrix, check_positive
+from ._mehler import _hermite_functions, mehler_gram
+from ._validation import as_float_array, check_int, check_matrix, check_positive, check_scale, check_weights
 from .activations import Activation, get_activation
 from .errors import DomainError, ShapeError
-from .quadrature import hermite_rule
+from .quadrature import hermite_rule, refinement_error
 
 __all__ = [
     "GramMatrices",
@@ -41,12 +45,24 @@ __all__ = [
 #: Largest number of float64 elements in one working array (chunks of particles or of pairs):
 #: 2^21 elements = 16 MiB, so a few temporaries stay far below the memory of a shared machine.
 _CHUNK_ELEMENTS = 2 ** 21
-#: Elements per working array of the pair quadrature: 2^16 float64 = 512 KiB, so the half-dozen
-#: elementwise temporaries of one chunk stay in cache (measured about 2x faster than 2^21 at n = 100, d = 10).
-_PAIR_CHUNK_ELEMENTS = 2 ** 16
+#: Elements per working array of the pair quadrature: 2^14 - 512 float64 = 124 KiB, below glibc's
+#: default mmap threshold (128 KiB), so the temporaries of one block come from the heap instead of
+#: fresh page-faulting mmaps (at 2^16 = 512 KiB the same call ran 5x faster or slower depending on
+#: the process's allocation history).  Smaller blocks cost Python overhead: CPU time at n = 100,
+#: K = 80 was 1.01 s at 2^12, 0.65 s at 2^13, 0.54 s here, 0.49 s at 2^16 without page faults.
+_PAIR_CHUNK_ELEMENTS = 2 ** 14 - 512
+#: The series is accepted for a pair when its estimated error is below this times the largest
+#: entry bound ``max_ij magnitude_ij`` (about max |H_ij|); 1e-13 leaves a decade to the 1e-12
+#: accuracy target and sits above the Horner rounding level (a few 1e-15 near |rho| = 1).
+_SERIES_RTOL = 1e-13
 #: Largest coarse K: the fine rule has 2K nodes, and numpy's hermegauss returns infinite weights
 #: (with a RuntimeWarning) from about 371 nodes on.
 _K_MAX = 180
+#: Nodes of the 1-D rule for the entry bounds ``sqrt(E F_i^2 E F_j^2)`` (tolerance scales only).
+_MAGNITUDE_NODES = 160
+_EPS = float(np.finfo(np.float64).eps)
+#: Outer nodes of the hybrid rule with a smaller weight are dropped (see _hybrid_pairs).
+_HYBRID_MIN_WEIGHT = 1e-25
 
 
 @dataclass(frozen=True)
@@ -69,13 +85,20 @@ class GramP0:
     Attributes
     ----------
     H1, H2 : (n, n) arrays
-        Values from the finer rule (2K nodes per dimension) or the closed form.
+        Values from the series, the 2-D rule at 2K nodes per dimension, or the closed form.
     quad_error : float
-        max_ij |H_ij(2K) - H_ij(K)|, the measured refinement error; 0.0 for the closed form.
+        ``max_ij`` of ``entry_error``: the estimated error of the returned ``H = H1 + H2``; 0.0 for
+        the closed form; ``inf`` where a refinement does not converge.
     K : int
-        Coarse number of Gauss-Hermite nodes per dimension (the reported values use 2K).
+        Coarse number of Gauss-Hermite nodes per dimension of the 2-D rule (its values use 2K).
     method : str
-        ``"gh"`` or ``"closed-form"``.
+        ``"series"``, ``"series+2d"`` (some pairs by a 2-D rule), ``"gh"`` or ``"closed-form"``.
+    entry_error : (n, n) array or None
+        Estimated error of each returned entry of H (see :func:`gram_p0`); None for the closed form.
+    L : int
+        Series terms used (0 when the series was not used).
+    fallback_pairs : int
+        Pairs i < j whose values come from a 2-D rule (all of them for ``"gh"``).
     """
 
     H1: np.ndarray
@@ -83,6 +106,9 @@ class GramP0:
     quad_error: float
     K: int
     method: str
+    entry_error: Optional[np.ndarray] = None
+    L: int = 0
+    fallback_pairs: int = 0
 
     @property
     def H(self) -> np.ndarray:
@@ -154,11 +180,7 @@ def _check_particles(theta, u, X, weights):
     if weights is None:
         weights = np.full(u.shape, 1.0 / m)
     else:
-        weights = as_float_array("weights", weights)
-        if weights.shape != u.shape:
-            raise ShapeError(f"weights must have shape {u.shape} (like u), got shape {weights.shape}")
-        if np.any(weights < 0):
-            raise DomainError(f"weights must be >= 0, got minimum {weights.min()!r}")
+        weights = check_weights("weights", weights, u.shape)  # >= 0, summing to 1 (issue 13)
     return theta, u, X, weights
 
 
@@ -231,43 +253,128 @@ def _pair_geometry(X: np.ndarray, I: np.ndarray, J: np.ndarray):
     return np.sqrt(a), ratio, np.sqrt(np.einsum("pk,pk->p", resid, resid)), c
 
 
-def _pair_moments(act: Activation, X: np.ndarray, I, J, K: int):
-    """E[h(z_i)h(z_j)] and E[h'(z_i)h'(z_j)] for the pairs (I, J) with a K x K tensor rule."""
+def _pair_moments(act: Activation, X: np.ndarray, I, J, K: int, outer=None):
+    """E[h(z_i)h(z_j)] and (x_i.x_j) E[h'(z_i)h'(z_j)] for the pairs (I, J) with a K x K tensor rule.
+
+    ``outer = (nodes, weights)`` replaces the rule in g1 (``z_i = |x_i| g1``) while g2 keeps the
+    K-node Gauss-Hermite rule.  The (pair, g1) rows are processed in blocks of
+    ``_PAIR_CHUNK_ELEMENTS // K`` rows, so that no working array exceeds ``_PAIR_CHUNK_ELEMENTS``
+    elements; each block's inner sums over g2 are folded into the pairs with ``np.bincount``.
+    """
     g, w = hermite_rule(K)
+    g1, w1 = (g, w) if outer is None else outer
     sa, ratio, sd, c = _pair_geometry(X, I, J)
-    zi = sa[:, None] * g[None, :]                                   # (P, K): node g1
-    zj = ratio[:, None, None] * zi[:, :, None] + sd[:, None, None] * g[None, None, :]   # (P, K, K)
-    hi, hi1 = _value_and_slope(act, zi)
-    hj, hj1 = _value_and_slope(act, zj)
-    e2 = np.einsum("pk,pk->p", hi * w, hj @ w)
-    e1 = np.einsum("pk,pk->p", hi1 * w, hj1 @ w)
+    P, K1 = sa.size, g1.size
+    e2, e1 = np.zeros(P), np.zeros(P)
+    rows = max(1, _PAIR_CHUNK_ELEMENTS // K)
+    for start in range(0, P * K1, rows):
+        r = np.arange(start, min(P * K1, start + rows))
+        p, k1 = r // K1, r % K1
+        zi = sa[p] * g1[k1]                                         # node g1 of each row
+        zj = (ratio[p] * zi)[:, None] + sd[p][:, None] * g[None, :]  # (rows, K): nodes g2
+        hi, hi1 = _value_and_slope(act, zi)
+        hj, hj1 = _value_and_slope(act, zj)
+        wk = w1[k1]
+        e2[p[0]:p[-1] + 1] += np.bincount(p - p[0], weights=wk * hi * (hj @ w))
+        e1[p[0]:p[-1] + 1] += np.bincount(p - p[0], weights=wk * hi1 * (hj1 @ w))
     return e2, c * e1
 
 
-def _gram_p0_gh_at(X: np.ndarray, act: Activation, K: int):
+def _gh_pairs(X: np.ndarray, act: Activation, I, J, K: int, magnitude: np.ndarray):
+    """H2, H1 entries of the pairs (I, J) by the 2-D rule at 2K, and their estimated errors.
+
+    Levels K // 2, K and 2K (the first costs a quarter of the second); the rounding floor of a
+    pair is ``64 eps magnitude`` (sums of K^2 products bounded by ``magnitude`` in total).
+    """
+    levels = [_pair_moments(act, X, I, J, k) for k in (max(1, K // 2), K, 2 * K)]
+    err = refinement_error([e2 + e1 for e2, e1 in levels], 64.0 * _EPS * magnitude)
+    return levels[-1][0], levels[-1][1], err
+
+
+def _hybrid_pairs(X: np.ndarray, act: Activation, I, J, magnitude: np.ndarray):
+    """Like :func:`_gh_pairs`, with the trapezoid grids of :mod:`theory._mehler` in g1 (steps 0.2, 0.1,
+    0.05) and Gauss-Hermite in g2 (16, 32, 64 nodes); the finest level is returned.
+
+    For near-parallel pairs the conditional spread of z_j given z_i is small, so the inner rule
+    converges fast, while the outer integral is as hard as the diagonal: where ``|x| / s`` is large
+    the trapezoid grid resolves it (tanh(2g) to 1e-15 at step 0.1) and a Gauss-Hermite rule of a
+    few hundred nodes does not.  Outer nodes of weight below 1e-25 (|x| > 10.6) are dropped: the
+    integrands are bounded by ``magnitude``, so they change no value by more than 1e-25 of it.
+    """
+    levels = []
+    for sub, k in ((4, 16), (2, 32), (1, 64)):
+        x, w, _ = _hermite_functions(sub, 0)
+        keep = w > _HYBRID_MIN_WEIGHT
+        levels.append(_pair_moments(act, X, I, J, k, outer=(x[keep], w[keep])))
+    err = refinement_error([e2 + e1 for e2, e1 in levels], 64.0 * _EPS * magnitude)
+    return levels[-1][0], levels[-1][1], err
+
+
+def _magnitudes(X: np.ndarray, act: Activation, G: np.ndarray) -> np.ndarray:
+    """``sqrt(E F_i^2 E F_j^2) + |G_ij| sqrt(E G_i^2 E G_j^2)`` >= |H_ij| (Cauchy-Schwarz), 1-D rule."""
+    x, w = hermite_rule(_MAGNITUDE_NODES)
+    norms = np.sqrt(np.einsum("ik,ik->i", X, X))
+    h, h1 = _value_and_slope(act, norms[:, None] * x[None, :])
+    m2, m1 = np.sqrt((h * h) @ w), np.sqrt((h1 * h1) @ w)
+    return np.outer(m2, m2) + np.abs(G) * np.outer(m1, m1)
+
+
+def _gram_p0_gh(X: np.ndarray, act: Activation, K: int, G: np.ndarray):
+    """All pairs by the 2-D rule: H1, H2 (n, n) at 2K and the per-entry error estimate."""
     n = X.shape[0]
     I, J = np.triu_indices(n)
-    H1 = np.empty((n, n))
-    H2 = np.empty((n, n))
-    step = max(1, _PAIR_CHUNK_ELEMENTS // (K * K))
-    for start in range(0, I.size, step):
-        sl = slice(start, start + step)
-        e2, e1 = _pair_moments(act, X, I[sl], J[sl], K)
-        H2[I[sl], J[sl]] = e2
-        H2[J[sl], I[sl]] = e2
-        H1[I[sl], J[sl]] = e1
-        H1[J[sl], I[sl]] = e1
-    return H1, H2
+    e2, e1, err = _gh_pairs(X, act, I, J, K, _magnitudes(X, act, G)[I, J])
+    H1, H2, E = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    for A, B in ((I, J), (J, I)):
+        H2[A, B], H1[A, B], E[A, B] = e2, e1, err
+    return H1, H2, E
+
+
+def _gram_p0_series(X: np.ndarray, act: Activation, K: int, G: np.ndarray, fallback: bool):
+    """The series for every pair; with ``fallback``, pairs above tolerance are redone by the 2-D rule
+    and keep whichever of the two routes has the smaller estimated error."""
+    sg = mehler_gram(X, act, G, _SERIES_RTOL)
+    H1, H2, E = sg.H1.copy(), sg.H2.copy(), sg.error.copy()
+    I, J = np.nonzero(np.triu(E > sg.tol, 1) & ~sg.parallel)
+    used = 0
+    if fallback and I.size:
+        e2, e1, err = _hybrid_pairs(X, act, I, J, sg.magnitude[I, J])
+        g2, g1, gerr = _gh_pairs(X, act, I, J, K, sg.magnitude[I, J])
+        take = gerr < err                  # steep activations: the route whose refinement converges
+        e2, e1, err = np.where(take, g2, e2), np.where(take, g1, e1), np.where(take, gerr, err)
+        s_err = E[I, J]
+        better = err < s_err
+        # Two routes whose values differ by more than the sum of their estimates contradict them
+        # (seen outside the validity domain: erf(z/0.25) at |x| = 1.5, where the kept estimate was
+        # 7% short); such a pair reports the largest of the two estimates and of the distance
+        # between the two values, which bounds the larger of the two errors from below.
+        dist = np.abs(e2 + e1 - H2[I, J] - H1[I, J])
+        lost = dist > err + s_err
+        wide = np.maximum(np.maximum(err, s_err), dist)
+        E[I, J] = E[J, I] = np.where(lost, wide, np.minimum(err, s_err))
+        I, J, e2, e1 = I[better], J[better], e2[better], e1[better]
+        for A, B in ((I, J), (J, I)):
+            H2[A, B], H1[A, B] = e2, e1
+        used = int(I.size)
+    return H1, H2, E, sg.L, used
 
 
 def gram_p0(X, act, K: int = 80, method: str = "auto") -> GramP0:
-    """H1(p0), H2(p0) of (3.6) exactly at p0 = N(0, I) by the 2-D pair reduction (MATH 2.2).
+    """H1(p0), H2(p0) of (3.6) exactly at p0 = N(0, I), with the estimated error of what is returned.
 
     Under p0, u is independent of theta with E u^2 = 1, so
     ``H2_ij = E[ht(z_i) ht(z_j)]`` and ``H1_ij = (x_i . x_j) E[ht'(z_i) ht'(z_j)]`` with
-    ``(z_i, z_j) ~ N(0, [[a, c], [c, b]])``.  Each pair is integrated with a tensor
-    probabilists' Gauss-Hermite rule, all pairs at once (in chunks), at K and at 2K nodes per
-    dimension; the 2K values are returned with ``quad_error = max |H(2K) - H(K)|``.
+    ``(z_i, z_j) ~ N(0, [[a, c], [c, b]])`` (docs/claims.md#lemma-55).  Routes:
+
+    * series (:mod:`theory._mehler`): Mehler's formula in the cosine of each pair, from the 1-D
+      Hermite coefficients of ``ht(|x_i| g)`` and ``ht'(|x_i| g)``; exactly parallel pairs (the
+      diagonal included) as 1-D integrals.  Error per entry: coefficient check on a shifted grid +
+      truncation bound + rounding (see theory/_mehler.py, which also states the validity domain).
+    * hybrid 2-D rule (fallback of ``"auto"``): trapezoid grid in g1, Gauss-Hermite in g2, three
+      levels; suited to near-parallel pairs, where the series needs too many terms.
+    * 2-D rule: a tensor probabilists' Gauss-Hermite rule per pair at K // 2, K and 2K nodes per
+      dimension; the 2K values are returned with the error estimate of
+      :func:`theory.quadrature.refinement_error`.
 
     Parameters
     ----------
@@ -276,27 +383,41 @@ def gram_p0(X, act, K: int = 80, method: str = "auto") -> GramP0:
     act : Activation or str
         The activation ``ht`` (h and h' are used).
     K : int
-        Coarse number of nodes per dimension (80 suits smooth activations; use about 80/s for
+        Coarse nodes per dimension of the 2-D rule (80 suits smooth activations; about 80/s for
         steep ``c tanh(z/s)``).
-    method : {"auto", "gh", "closed-form"}
-        ``"auto"`` uses :func:`gram_p0_erf` for a scaled erf and Gauss-Hermite otherwise; ``"gh"``
-        forces the quadrature; ``"closed-form"`` requires a scaled erf.
+    method : {"auto", "series", "gh", "closed-form"}
+        ``"auto"``: the closed form for a scaled erf, otherwise the series, with the two 2-D rules
+        for the pairs where the series misses its tolerance (each such pair keeps the route with
+        the smallest estimated error: steep activations thus get whichever refinement converges);
+        ``"series"``: the series only; ``"gh"``: the 2-D rule only; ``"closed-form"``: scaled erf only.
+
+    Returns
+    -------
+    GramP0
+        ``quad_error`` is the largest estimated entry error of the returned H (``entry_error``).
     """
     X = check_matrix("X", X)
     act = get_activation(act)
     # numpy's hermegauss loses its weights to underflow above ~370 nodes, and the fine rule uses 2K
     K = check_int("K", K, minimum=2, maximum=_K_MAX)
-    if method not in ("auto", "gh", "closed-form"):
-        raise DomainError(f"method must be 'auto', 'gh' or 'closed-form', got {method!r}")
+    if method not in ("auto", "series", "gh", "closed-form"):
+        raise DomainError(f"method must be 'auto', 'series', 'gh' or 'closed-form', got {method!r}")
     is_erf = act.base == "erf"
     if method == "closed-form" and not is_erf:
         raise DomainError(f"method='closed-form' needs a scaled erf activation, got {act.name!r}")
-    if method != "gh" and is_erf:
+    if method in ("auto", "closed-form") and is_erf:
         return gram_p0_erf(X, c=act.c, s=act.s)
-    H1c, H2c = _gram_p0_gh_at(X, act, K)
-    H1, H2 = _gram_p0_gh_at(X, act, 2 * K)
-    err = float(np.max(np.abs((H1 + H2) - (H1c + H2c))))
-    return GramP0(H1=_frozen(H1), H2=_frozen(H2), quad_error=err, K=K, method="gh")
+    act.derivatives(np.zeros(1), 1)  # raises MissingDerivativeError before any work without h'
+    G = _symmetrise(X @ X.T)
+    L, used = 0, 0
+    if method == "gh":
+        H1, H2, E = _gram_p0_gh(X, act, K, G)
+    else:
+        H1, H2, E, L, used = _gram_p0_series(X, act, K, G, fallback=method == "auto")
+    name = "gh" if method == "gh" else ("series+2d" if used else "series")
+    return GramP0(H1=_frozen(H1), H2=_frozen(H2), quad_error=float(E.max()), K=K, method=name,
+                  entry_error=_frozen(E), L=L,
+                  fallback_pairs=used if method != "gh" else X.shape[0] * (X.shape[0] - 1) // 2)
 
 
 def gram_p0_erf(X, c: float = 1.0, s: float = 1.0) -> GramP0:
@@ -317,6 +438,10 @@ def gram_p0_erf(X, c: float = 1.0, s: float = 1.0) -> GramP0:
     X = check_matrix("X", X)
     c = check_positive("c", c)
     s = check_positive("s", s)
+    # Scale check (issue 13): the formula squares |x|/s and |x| c/s; refuse before they overflow.
+    xmax = float(np.max(np.abs(X)))
+    check_scale("s", s, max(s, max(1.0, xmax) / s), why="s or |x|/s")
+    check_scale("c", c, c * max(1.0, xmax) / s, why="c |x| / s")
     G = X @ X.T
     Q = G / s ** 2
     diag = 1.0 + 2.0 * np.diag(Q)
