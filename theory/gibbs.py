@@ -420,7 +420,10 @@ def _refined(X, y, act, alpha, lam, omega, rule, out, seed):
         # signs (seen: alpha=3, lam=0.2, K=20, where KL alone understated its error 16x)
         q = max(refinement_ratio(f_levels), refinement_ratio(kl_levels))
         err_f = float(np.max(refinement_error(f_levels, floor_f, ratio=q)))
-        err_kl_abs = float(refinement_error(kl_levels, _REFINE_FLOOR * _GTOL * abs(fine["KL"]), ratio=q)[0])
+        # log Z = log E exp(s^2/2) is the log of a number near 1 when KL is tiny: its absolute
+        # rounding is a few eps whatever KL is, so KL differences below that are not quadrature.
+        kl_floor = max(_REFINE_FLOOR * _GTOL * abs(fine["KL"]), _REFINE_FLOOR * _EPS)
+        err_kl_abs = float(refinement_error(kl_levels, kl_floor, ratio=q)[0])
     err_kl = 0.0 if err_kl_abs == 0.0 else err_kl_abs / max(abs(fine["KL"]), 1e-300)
     return fine, its, fine_rule, err_f, err_kl, diff_f
 
