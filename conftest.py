@@ -1,15 +1,33 @@
-"""Hypothesis profiles of gntk-checks (DESIGN 5).
+"""The repository's pytest configuration: the claim suite runs under ``ci`` unless told otherwise.
 
-* ``ci``: deterministic (derandomised, hence no example database), small budgets; the whole default
-  ``pytest`` run fits in about ten minutes on two cores.
-* ``dev``: random, local directory database, moderate budgets.
-* ``hunt``: thousands of examples, the shared database (``GNTK_DB``, a directory or a redis:// URL).
+The gntk-checks pytest plugin (checks/plugin.py, installed with the package) registers the
+Hypothesis profiles everywhere:
 
-Select with ``--hypothesis-profile NAME`` or the environment variable ``GNTK_PROFILE`` (default
-``ci``, so that a plain ``pytest`` gives the same verdicts on every machine).  Per-claim budgets scale with the profile through
-:func:`checks.profiles.budget`.
+* ``ci``: deterministic (derandomised, hence no example database); every budget a count, so the
+  same verdicts on every machine under any load; the whole default ``pytest`` run fits in about ten
+  minutes on two cores.
+* ``dev``: random, local directory database, moderate budgets; ``hunt``: thousands of examples and
+  the shared database (``GNTK_DB``, a directory or a redis:// URL); ``soak``: ci's counts with
+  fresh random seeds.  These three cap each search in seconds too and say when that cut it.
+
+Here, unlike in a user's project (where the plugin leaves the loaded profile alone unless
+``GNTK_PROFILE`` is set), ``ci`` is loaded by default, so that a plain ``pytest`` of this repository
+gives the same verdicts everywhere.  Select another with ``--hypothesis-profile NAME`` (loaded by
+Hypothesis's plugin after this hook) or ``GNTK_PROFILE``; a bad value is a usage error.
 """
 
-from checks.profiles import register_profiles
+import pytest
 
-register_profiles()
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    from hypothesis import settings
+
+    from checks.profiles import ProfileError, active_profile, ensure_registered
+
+    ensure_registered()
+    try:
+        name = active_profile()
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    settings.load_profile(name)

@@ -1,11 +1,14 @@
-"""Calibration of the estimated-tier verdict rule on synthetic claims with a known truth (DESIGN 3).
+"""Calibration of the estimated-tier verdict rule on synthetic claims with a known truth.
+
+See docs/verdicts.md#estimated-verdicts.
 
 The claim ``E[X] <= bound`` about ``X ~ N(mu, sigma^2)`` is checked the way every estimated-tier
 claim is: a Monte Carlo mean of ``m`` draws with its standard error ``se = s / sqrt(m)`` (``s`` the
 sample standard deviation), judged by :class:`~checks.verdict.Verdict`: VIOLATED only when the excess
 ``mean - bound`` exceeds ``z`` standard errors (z = 5) *and* a confirmation run with a fresh seed
-and ``4m`` draws exceeds its own ``z`` standard errors; otherwise INCONCLUSIVE (or HOLDS when the
-mean is below the bound).
+and ``4m`` draws exceeds its own ``z`` standard errors; HOLDS only when the mean is ``z`` standard
+errors *below* the bound (the mirror image: an upper confidence bound of the left side below the
+right side); otherwise INCONCLUSIVE.
 
 The true gap is set in units of the first run's exact standard error ``sigma / sqrt(m)``:
 ``gap_se = (bound - mu) / (sigma / sqrt(m))``, positive for a true claim.  With
@@ -15,7 +18,8 @@ freedom and noncentrality ``-gap_se``, the exact probability of a VIOLATED verdi
     P(VIOLATED) = P(T_1 > z) * P(T_2 > z),   T_1 ~ nct(m - 1, -gap_se),  T_2 ~ nct(4m - 1, -2 gap_se)
 
 (the confirmation's standard error is half the first one's, so the same gap is twice as many of its
-standard errors).  :meth:`MeanClaim.violation_probability` evaluates it with scipy.
+standard errors).  :meth:`MeanClaim.violation_probability` evaluates it with scipy, and
+:meth:`MeanClaim.holds_probability` the mirror ``P(HOLDS) = P(T_1 <= -z)``.
 """
 
 from __future__ import annotations
@@ -123,10 +127,10 @@ class MeanClaim:
         return float(first * confirm)
 
     def holds_probability(self) -> float:
-        """Exact P(HOLDS) = P(mean <= bound) = Phi(gap_se) (the mean is exactly normal)."""
-        from scipy.stats import norm
+        """Exact P(HOLDS) = P(mean + z se <= bound) = P(T_1 <= -z), T_1 ~ nct(m - 1, -gap_se)."""
+        from scipy.stats import nct
 
-        return float(norm.cdf(self.gap_se))
+        return float(nct.cdf(-self.z, self.m - 1, -self.gap_se))
 
 
 def check_mean_case(case: Mapping[str, Any]) -> Verdict:

@@ -1,4 +1,6 @@
-"""Mutants: deliberately falsified claim variants, to prove each check has power (DESIGN 2, 4).
+"""Mutants: deliberately falsified claim variants, to prove each check has power.
+
+See docs/verdicts.md#power-and-sensitivity.
 
 A mutant is a copy (``dataclasses.replace``) of a real registered variant whose check is falsified
 (a constant made tighter, a premise dropped) and whose declared outcome is
@@ -7,7 +9,7 @@ A mutant is a copy (``dataclasses.replace``) of a real registered variant whose 
 fail proves nothing.
 
 Mutants are not in the claim registry (they are not claims of the paper); they are *discovered* in
-the claim modules of :data:`checks.registry.CLAIM_MODULES`, which declare them in either form:
+the claim modules (:func:`checks.registry.claim_modules`), which declare them in either form:
 
 * a list ``MUTANTS`` of ``(name, base, check, description)`` tuples (or :class:`Mutant` objects),
   where ``base`` is a variant name of the module's claim (``"stated"``) or a full variant id
@@ -18,12 +20,27 @@ the claim modules of :data:`checks.registry.CLAIM_MODULES`, which declare them i
 
 Ids: ``"<claim-id>/mutant-<name>"`` (``lemma-5.4/mutant-tighter-constant``).  Mutant variants run
 without the base variant's explicit examples, so a kill is the search's own doing.
+
+Those mutants (constants changed by 8x or 1e6x) show that a check can fail at all, not how close to
+the claim's edge the search gets.  **Sensitivity** measures that, for a variant expected to hold that
+declares its best-known tightest ratio ``rho_star`` (``Variant.rho_star``: bound/observed for "<=",
+observed/bound for ">=", at the tightest case known, with ``rho_star_source`` and ``rho_star_case``):
+
+* :func:`sensitivity_mutant` ``(variant, eps)`` scales every verdict's right-hand side (point value,
+  bracket, and the confirmation's) so that the ratio at the edge becomes ``1 - eps``: the bound times
+  ``(1 - eps) / rho*`` for "<=", times ``rho* / (1 - eps)`` for ">=".  It is a claim false by ``eps``
+  at its edge, and true wherever the ratio exceeds ``rho* / (1 - eps)``.
+* :func:`measure_sensitivity` ``(variant, profile)`` runs the mutants of the ladder
+  :data:`SENSITIVITY_LADDER` (50%, 20%, 10%, 5%, 2%) from the largest ``eps`` down and returns the
+  smallest ``eps`` killed (a kill: the search finds a VIOLATED verdict), stopping at the first
+  survivor (a smaller ``eps`` is a claim that is less false at the same cases).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
@@ -34,7 +51,9 @@ from .registry import Claim, Expected, Variant
 from .verdict import Verdict
 
 __all__ = ["MUTANT_PREFIX", "Mutant", "KillRate", "mutate", "make_mutant", "register_mutant",
-           "module_mutants", "discover", "get_mutant_variant", "is_mutant_id", "kill_rates"]
+           "module_mutants", "discover", "get_mutant_variant", "is_mutant_id", "kill_rates",
+           "SENSITIVITY_LADDER", "sensitivity_factor", "scale_bound", "sensitivity_mutant",
+           "measure_sensitivity", "ratio_at_rho_star_case", "sensitivity_record", "attach_sensitivity"]
 
 MUTANT_PREFIX = "mutant-"
 _FUNC_PREFIX = "mutant_check_"
@@ -106,9 +125,11 @@ def mutate(base: Variant, name: str, check: Callable[[Mapping[str, Any]], Verdic
     if not callable(check):
         raise TypeError(f"check must be callable, got {type(check).__name__}")
     vid = f"{base.claim.id}/{MUTANT_PREFIX}{name}"
+    # A mutant is a probe: the base's sensitivity declaration (rho*) and erratum do not carry over.
     return dataclasses.replace(base, name=MUTANT_PREFIX + name, expected=Expected.COUNTEREXAMPLE,
                                check=_relabelled(check, vid), description=description, examples=(),
-                               finding=None)
+                               finding=None, erratum=None, rho_star=None, rho_star_source="",
+                               rho_star_case=None)
 
 
 def make_mutant(base: Variant, name: str, check, description: str) -> Mutant:
@@ -169,14 +190,16 @@ def module_mutants(module: ModuleType) -> List[Mutant]:
 
 
 def discover(modules: Optional[Iterable[str]] = None) -> List[Mutant]:
-    """Every mutant: those of the claim modules (default :data:`checks.registry.CLAIM_MODULES`,
-    read at call time) that exist, then those registered by hand; duplicate ids are an error."""
+    """Every mutant: those of the claim modules (default :func:`checks.registry.claim_modules`: the
+    built-ins, then users' modules, read at call time) that exist, then those registered by hand;
+    duplicate ids are an error."""
     registry.load_all()
-    names = registry.CLAIM_MODULES if modules is None else tuple(modules)
+    names = registry.claim_modules() if modules is None else tuple(modules)
     found: List[Mutant] = []
     for name in names:
-        if importlib.util.find_spec(name) is not None:
-            found.extend(module_mutants(importlib.import_module(name)))
+        if name in registry.CLAIM_MODULES and importlib.util.find_spec(name) is None:
+            continue  # a built-in claim module not written yet (tests/test_registry.py requires it)
+        found.extend(module_mutants(registry.import_claim_module(name)))
     found.extend(_EXTRA.values())
     seen: Dict[str, Mutant] = {}
     for m in found:
@@ -208,3 +231,136 @@ def kill_rates(results: Iterable[Any]) -> Dict[str, KillRate]:
             tally.setdefault(d["claim_id"], []).append((d["name"], d["outcome"] == "pass"))
     return {cid: KillRate(cid, sum(k for _, k in rows), len(rows), tuple(n for n, k in rows if not k))
             for cid, rows in sorted(tally.items())}
+
+
+# -- sensitivity (module docstring) ----------------------------------------------------------------
+#: The tightenings tried, largest first.
+SENSITIVITY_LADDER: Tuple[float, ...] = (0.5, 0.2, 0.1, 0.05, 0.02)
+
+
+def _check_eps(eps: float) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"eps must be a float, got {type(eps).__name__}")
+    if not 0.0 < float(eps) < 1.0:
+        raise ValueError(f"eps must lie in (0, 1), got {eps!r}")
+    return float(eps)
+
+
+def _rho_star_of(variant: Variant) -> float:
+    if not isinstance(variant, Variant):
+        raise TypeError(f"variant must be a Variant, got {type(variant).__name__}")
+    if variant.rho_star is None:
+        raise ValueError(f"variant {variant.id} declares no rho_star (best-known tightest ratio)")
+    if math.isinf(variant.rho_star):
+        raise ValueError(f"variant {variant.id}: rho_star = inf, no finite edge to tighten the bound to")
+    return variant.rho_star
+
+
+def sensitivity_factor(relation: str, rho_star: float, eps: float) -> float:
+    """The factor on the right-hand side that makes ratio ``rho_star`` become ``1 - eps``."""
+    eps = _check_eps(eps)
+    if not (isinstance(rho_star, (int, float)) and math.isfinite(rho_star) and rho_star > 0):
+        raise ValueError(f"rho_star must be finite and > 0, got {rho_star!r}")
+    if relation == "<=":
+        return (1.0 - eps) / rho_star
+    if relation == ">=":
+        return rho_star / (1.0 - eps)
+    raise ValueError(f"relation must be '<=' or '>=', got {relation!r}")
+
+
+def scale_bound(v: Verdict, rho_star: float, eps: float, claim: Optional[str] = None) -> Verdict:
+    """``v`` with its right-hand side (point, bracket, confirmation's) scaled by :func:`sensitivity_factor`.
+
+    The ratio bound/observed ("<=") or observed/bound (">=") of every case is multiplied by
+    ``(1 - eps) / rho_star``; the tolerance, an absolute error of the left side's evaluation, is
+    unchanged.  Meant for positive right-hand sides (where the ratio is defined).
+    """
+    f = sensitivity_factor(v.relation, rho_star, eps)
+    conf = None if v.confirmation is None else scale_bound(v.confirmation, rho_star, eps, claim)
+    return dataclasses.replace(v, claim=claim or v.claim, bound=v.bound * f, bound_lower=v.bound_lower * f,
+                               bound_upper=v.bound_upper * f, confirmation=conf)
+
+
+def sensitivity_mutant(variant: Variant, eps: float) -> Variant:
+    """The variant false by ``eps`` at its best-known edge (module docstring), expected to be caught."""
+    rho = _rho_star_of(variant)
+    eps = _check_eps(eps)
+    name = f"sensitivity-{round(eps * 100, 6):g}pct"
+    vid = f"{variant.claim.id}/{MUTANT_PREFIX}{name}"
+    check = variant.check
+    # a probability claim (bound = delta) tightens the bound inside each sample: check.tightened(case, factor)
+    inner = getattr(check, "tightened", None)
+
+    def tightened(case):
+        if inner is not None:
+            return dataclasses.replace(inner(case, rho / (1.0 - eps)), claim=vid)
+        v = check(case)
+        return scale_bound(v, rho, eps, vid) if isinstance(v, Verdict) else v
+
+    tightened.__name__ = f"sensitivity_{name}"
+    desc = (f"bound scaled so that the best-known tightest ratio {rho:.6g} becomes {1 - eps:.6g} "
+            f"(false by {eps:.0%} at the edge; rho* from {variant.rho_star_source})")
+    return mutate(variant, name, tightened, desc)
+
+
+def measure_sensitivity(variant: Variant, profile: str = "ci", ladder: Sequence[float] = SENSITIVITY_LADDER,
+                        **run_kwargs: Any) -> Dict[str, Any]:
+    """Walk ``ladder`` (largest eps first) and return the smallest eps whose mutant the search kills.
+
+    Returns ``{"eps_killed": float or None, "profile", "rho_star", "runs": [{"eps", "outcome",
+    "killed", "cases", "ratio"}...]}``; ``ratio`` is the base-claim ratio at the counterexample
+    (the mutant's ratio divided by the scaling).  ``run_kwargs`` go to
+    :func:`checks.runner.run_variant` (``max_examples``, ``database``...); runs are not recorded.
+    """
+    from .runner import run_variant
+
+    rho = _rho_star_of(variant)
+    steps = sorted({_check_eps(e) for e in ladder}, reverse=True)
+    out: Dict[str, Any] = {"eps_killed": None, "profile": profile, "rho_star": rho, "runs": []}
+    for eps in steps:
+        r = run_variant(sensitivity_mutant(variant, eps), profile=profile, record=False, **run_kwargs)
+        killed = r.outcome == "pass" and r.counterexample is not None
+        ratio = None
+        if killed:
+            ratio = Verdict.from_dict(r.counterexample).slack_ratio * rho / (1.0 - eps)
+        out["runs"].append({"eps": eps, "outcome": r.outcome, "killed": killed, "cases": r.cases,
+                            "ratio": ratio, "message": r.message})
+        if not killed:
+            break
+        out["eps_killed"] = eps
+    return out
+
+
+def ratio_at_rho_star_case(variant: Variant) -> float:
+    """The base variant's ratio at its declared ``rho_star_case`` (should equal ``rho_star``)."""
+    _rho_star_of(variant)
+    if variant.rho_star_case is None:
+        raise ValueError(f"variant {variant.id} declares no rho_star_case")
+    v = variant.check(dict(variant.rho_star_case))
+    if not isinstance(v, Verdict):
+        raise TypeError(f"{variant.id}: check returned {type(v).__name__}, expected a Verdict")
+    return v.slack_ratio
+
+
+def sensitivity_record(variant: Variant, ratio_found: Optional[float] = None,
+                       eps_killed_ci: Optional[float] = None, eps_killed_hunt: Optional[float] = None
+                       ) -> Optional[Dict[str, Any]]:
+    """The ``VariantResult.sensitivity`` dict of ``variant`` (None when it declares no rho*)."""
+    if variant.rho_star is None:
+        return None
+    return {"rho_star": variant.rho_star, "rho_star_source": variant.rho_star_source,
+            "ratio_found": ratio_found, "eps_killed_ci": eps_killed_ci, "eps_killed_hunt": eps_killed_hunt}
+
+
+def attach_sensitivity(result: Any, measurement: Mapping[str, Any]) -> None:
+    """Record a :func:`measure_sensitivity` outcome in ``result.sensitivity`` (``eps_killed_<profile>``).
+
+    ``result`` is the :class:`~checks.runner.VariantResult` of the base variant (it must carry a
+    sensitivity record, i.e. the variant declares ``rho_star``); only ``ci`` and ``hunt`` have columns.
+    """
+    if getattr(result, "sensitivity", None) is None:
+        raise ValueError(f"{getattr(result, 'variant_id', result)!r} has no sensitivity record (no rho_star)")
+    profile = measurement.get("profile")
+    if profile not in ("ci", "hunt"):
+        raise ValueError(f"sensitivity is recorded for the ci and hunt profiles, got profile={profile!r}")
+    result.sensitivity[f"eps_killed_{profile}"] = measurement.get("eps_killed")

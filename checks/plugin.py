@@ -1,4 +1,4 @@
-"""pytest plugin of gntk-checks (entry point ``gntk_checks``; DESIGN 2, 7).
+"""pytest plugin of gntk-checks (entry point ``gntk_checks``; docs/user-claims.md).
 
 * ``--claims-report PATH``: write the JSON report of the session's claim runs to PATH, and PNG
   plots beside it (``<stem>-<claim>-<plot>.png``) when matplotlib is installed.
@@ -6,6 +6,17 @@
   :func:`checks.report.format_table`.
 * The ``claim(id)`` marker (also declared in pyproject.toml, so ``--strict-markers`` accepts it
   wherever the plugin is installed).
+* The Hypothesis profiles ``ci``, ``dev``, ``hunt`` and ``soak`` are registered here (before the
+  Hypothesis plugin reads ``--hypothesis-profile``), so they work wherever gntk-checks is installed;
+  ``GNTK_PROFILE``, when set, is validated and loaded.
+* ``--claims-module NAME`` (repeatable; a module name or a ``.py`` path) adds a user's claim module
+  to the registry, like ``$GNTK_CLAIM_MODULES`` and the ``gntk_checks.claims`` entry-point group.
+* ``--allow-inconclusive``: a claim test whose outcome is ``inconclusive`` is reported as xfail
+  with its reason instead of failing.
+* Collection: a module attribute made by :func:`checks.api.claim_tests` becomes one real Hypothesis
+  test per variant (``test_claim[lemma_5_5-probe]``); a variant collected twice in one session
+  (two test files, or a claim test and a ``parametrize_with_claims`` test) runs once, the other
+  items are deselected.
 
 Results are the :class:`~checks.runner.VariantResult` objects appended to
 :data:`checks.runner.RESULTS` during the session.  Under pytest-xdist each worker serialises its
@@ -32,11 +43,107 @@ def pytest_addoption(parser):
     group.addoption("--claims-report", metavar="PATH", default=None,
                     help="write the JSON report of every claim variant run in the session to PATH "
                          "(plots beside it when matplotlib is installed)")
+    group.addoption("--claims-module", metavar="MODULE", action="append", default=[],
+                    help="import a claim module (module name or .py path) so that its variants are "
+                         "registered; repeatable (also: $GNTK_CLAIM_MODULES, entry points gntk_checks.claims)")
+    group.addoption("--allow-inconclusive", action="store_true", default=False,
+                    help="report a claim variant whose outcome is inconclusive as xfail instead of failing")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "claim(id): the test checks the named claim variant (e.g. lemma-5.4/stated)")
+    _register_profiles()
+    _check_hypothesis_profile(config.getoption("hypothesis_profile", default=None))
+    modules = config.getoption("claims_module", default=[]) or []
+    if modules:
+        from .registry import ClaimModuleError, add_claim_modules
+
+        try:
+            add_claim_modules(modules, source="--claims-module")
+        except ClaimModuleError as exc:
+            raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(ClaimsSession(config), "gntk-checks-session")
+
+
+def _register_profiles() -> None:
+    """Register our profiles (before the Hypothesis plugin loads ``--hypothesis-profile``); load
+    ``$GNTK_PROFILE`` only when it is set, so installing gntk-checks never changes the settings of
+    a user's other Hypothesis tests."""
+    import os
+
+    from .profiles import ENV_PROFILE, ProfileError, active_profile, ensure_registered
+
+    ensure_registered()
+    if os.environ.get(ENV_PROFILE):
+        try:
+            name = active_profile()
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        from hypothesis import settings
+
+        settings.load_profile(name)
+
+
+def _check_hypothesis_profile(name) -> None:
+    """A clear usage error for an unknown ``--hypothesis-profile`` (instead of Hypothesis's INTERNALERROR)."""
+    if not name:
+        return
+    from hypothesis import settings
+
+    try:
+        settings.get_profile(name)
+    except Exception:  # hypothesis raises InvalidArgument for an unknown profile
+        from .profiles import PROFILES
+
+        raise pytest.UsageError(f"--hypothesis-profile {name!r} is not a registered Hypothesis profile "
+                                f"(gntk-checks registers {', '.join(PROFILES)})") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    """A :class:`checks.api.ClaimTests` attribute becomes one Hypothesis test item per variant."""
+    from .api import ClaimTests, claim_item_test
+
+    if not isinstance(obj, ClaimTests) or not collector.funcnamefilter(name):
+        return None
+    allow = collector.config.getoption("allow_inconclusive", default=False)
+
+    def xfail(result):
+        pytest.xfail(f"inconclusive (--allow-inconclusive): {result.message}")
+
+    items = []
+    for v in obj.variants:
+        fn = claim_item_test(v, profile=obj.profile, on_inconclusive=xfail if allow else None)
+        # No originalname: pytest would then build the node id from it alone, dropping "[id]".
+        item = pytest.Function.from_parent(collector, name=f"{name}[{v.pytest_id}]", callobj=fn)
+        item.add_marker(pytest.mark.claim(v.id))
+        items.append(item)
+    return items
+
+
+def _item_variant_id(item):
+    variant = getattr(getattr(item, "obj", None), "gntk_variant", None)
+    if variant is None:
+        callspec = getattr(item, "callspec", None)
+        variant = callspec.params.get("variant") if callspec is not None else None
+    return getattr(variant, "id", None) if variant is not None and hasattr(variant, "claim") else None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Never run a variant twice in one session: keep the first item of each variant id."""
+    seen, keep, dropped = set(), [], []
+    for item in items:
+        vid = _item_variant_id(item)
+        if vid is not None and vid in seen:
+            dropped.append(item)
+            continue
+        if vid is not None:
+            seen.add(vid)
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 class ClaimsSession:

@@ -1,44 +1,58 @@
-"""Run one claim variant under Hypothesis, inside or outside pytest (DESIGN 2, 5).
+"""Run one claim variant as a real Hypothesis test, inside or outside pytest.
 
-:func:`run_variant` searches a variant's strategy with ``target()`` on the normalised slack,
-``event()`` labels and ``note(explain())``; it collects every verdict, keeps the tightest case and
-the shrunk failing case, rejects PREMISE_FAILED cases, and decides the run against the variant's
-declared :class:`~checks.registry.Expected` outcome.
+Semantics: docs/verdicts.md#expected-outcomes and docs/verdicts.md#profiles-and-budgets.
+
+:func:`as_hypothesis_test` builds a ``@given`` test from a variant's strategy and check, with
+``target()`` on the normalised slack, ``event()`` labels and ``note(explain())``; it raises on a
+VIOLATED verdict (Hypothesis then shrinks it and prints "Falsifying example" and, under our profiles,
+the ``@reproduce_failure`` blob), while a :class:`ClaimSearch` collects every verdict, keeps the
+tightest case and the shrunk failing case, and judges the run against the variant's declared
+:class:`~checks.registry.Expected` outcome.  :func:`run_variant` runs the same test and returns
+the :class:`VariantResult` instead of raising.
 
 Definitions frozen here:
 
 * **case tried**: one call of ``variant.check`` during generation (database replay included,
   explicit examples counted apart as ``explicit``, shrinking and the final replay of the shrunk
   case excluded, rejections counted apart as ``rejected``).
-* **time budget**: once a search has used ``time_budget_s`` without finding a counterexample, the
-  remaining generated examples are skipped (counted as ``skipped``), so ``ci`` runs stay bounded.
-  Once a counterexample is found, shrinking gets ``shrink_budget_s``; past it, any *other* case is
-  answered as not failing (this only stops the shrinker early: the reported case is always one that
-  was really checked and really violated).
+* **decided**: a verdict HOLDS or VIOLATED.  A variant expected to hold needs ``min_decided`` of
+  them; with fewer (and no violation) its outcome is ``inconclusive``, never ``pass``.
+* **budgets**: under ``ci`` only counts: ``max_examples`` generated cases, and at most
+  ``Variant.shrink_calls`` checks spent shrinking a counterexample (past it, any *other* case is
+  answered as not failing, which only stops the shrinker early: the reported case is always one
+  that was really checked and really violated).  Under the timed profiles (``dev``, ``hunt``,
+  ``soak``) the generated search also stops after ``time_budget_s`` seconds (the rest is counted as
+  ``skipped`` and the result says ``truncated after N cases``) and shrinking after
+  ``shrink_budget_s``.
 * **database key**: ``b"gntk-checks:" + variant id``, so each claim keeps its own examples.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from hypothesis import HealthCheck, Phase, event, given, note, reject, settings, target
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from .profiles import budget
+from .profiles import budget, ensure_registered, profile_name
 from .registry import Expected, Variant
 from .verdict import Status, Verdict
 
-__all__ = ["CounterexampleFound", "VariantResult", "run_variant", "check_case", "RESULTS"]
+__all__ = ["CounterexampleFound", "VariantResult", "ClaimSearch", "as_hypothesis_test", "run_variant",
+           "check_case", "new_result", "RESULTS", "OUTCOMES"]
 
 #: Results of every run in this process, in order (the pytest plugin and the CLI report them).
 RESULTS: List["VariantResult"] = []
 #: How many verdict summaries a result keeps for histograms and scatter plots.
 MAX_KEPT = 5000
+#: The outcomes of a run: met its declaration, did not, could not decide, crashed.
+OUTCOMES = ("pass", "fail", "inconclusive", "error")
 
 
 class CounterexampleFound(AssertionError):
@@ -59,7 +73,7 @@ class VariantResult:
     name: str
     expected: str
     tier: str
-    outcome: str = "pass"             # "pass" | "fail" | "error"
+    outcome: str = "pass"             # one of OUTCOMES
     message: str = ""
     cases: int = 0
     explicit: int = 0
@@ -73,6 +87,14 @@ class VariantResult:
     elapsed_s: float = 0.0
     profile: str = ""
     max_examples: int = 0
+    decided: int = 0                  # HOLDS + VIOLATED verdicts among the cases counted
+    min_decided: int = 0              # what the variant needs (0 unless it is expected to hold)
+    truncated: Optional[str] = None   # "truncated after N cases" when a seconds budget cut the search
+    statement: str = ""
+    description: str = ""
+    erratum: Optional[str] = None
+    mutant: bool = False
+    sensitivity: Optional[Dict[str, Any]] = None
 
     @property
     def min_slack(self) -> float:
@@ -141,76 +163,91 @@ def _case_key(case: Any) -> str:
     return json.dumps(case, sort_keys=True, default=str)
 
 
-def _settings_for(variant: Variant, profile: str, max_examples: Optional[int], database) -> settings:
-    b = budget(profile)
-    n = max_examples or max(1, int(round(variant.max_examples * b.example_factor)))
-    base = settings.get_profile(profile)
-    # Phase.explain re-runs the shrunk case many times only to comment on which arguments matter;
-    # the verdict already says what matters, and it tripled the time of each shrink.
-    phases = tuple(p for p in base.phases if p is not Phase.explain)
-    kwargs = dict(max_examples=n, deadline=None, report_multiple_bugs=False, phases=phases,
-                  suppress_health_check=list(HealthCheck))
-    if database is not None:
-        kwargs["database"] = database
-    return settings(base, **kwargs)
+def new_result(variant: Variant, profile: str) -> VariantResult:
+    """An empty result of ``variant`` with what the report shows about it (statement, description,
+    erratum, whether it is a mutant, its sensitivity declaration); for merging several searches."""
+    from .mutants import is_mutant_id, sensitivity_record
+
+    r = VariantResult(variant.id, variant.claim.id, variant.claim.paper_ref, variant.name,
+                         variant.expected.value, variant.tier.value, profile=profile,
+                         statement=variant.claim.statement, description=variant.description,
+                         erratum=variant.erratum, mutant=is_mutant_id(variant.id))
+    r.sensitivity = sensitivity_record(variant)
+    return r
 
 
-def run_variant(variant: Variant, *, profile: Optional[str] = None, max_examples: Optional[int] = None,
-                database=None, time_budget_s: Optional[float] = None, shrink_budget_s: Optional[float] = None,
-                record: bool = True) -> VariantResult:
-    """Search one variant and judge it against its declared outcome (module docstring)."""
-    from .profiles import active_profile, ensure_registered
+class ClaimSearch:
+    """The state of one search of one variant: budgets, collected verdicts, the per-case body.
 
-    ensure_registered()
-    profile = profile or settings._current_profile or active_profile()  # noqa: SLF001
-    b = budget(profile)
-    time_budget_s = variant.time_budget_s * b.time_factor if time_budget_s is None else time_budget_s
-    shrink_budget_s = 0.5 * time_budget_s if shrink_budget_s is None else shrink_budget_s
-    result = VariantResult(variant.id, variant.claim.id, variant.claim.paper_ref, variant.name,
-                           variant.expected.value, variant.tier.value, profile=profile)
-    col = _Collector(result)
-    t0 = time.perf_counter()
-    try:
-        explicit_found = _run_explicit(variant, col)
-        found = _search(variant, col, profile, max_examples, database, t0, time_budget_s, shrink_budget_s)
-        found = found or explicit_found
-        _judge(variant, result, found)
-    except Exception as exc:  # an error in a check is a failed run, with the reason shown
-        result.outcome, result.message = "error", f"{type(exc).__name__}: {exc}"
-    result.elapsed_s = time.perf_counter() - t0
-    result.tightest = None if col.best is None else col.best.to_dict()
-    if record:
-        RESULTS.append(result)
-    return result
+    Parameters
+    ----------
+    variant : Variant
+    profile : str or None
+        A gntk-checks profile (``ci``, ``dev``, ``hunt``, ``soak``); None: :func:`checks.profiles.profile_name`.
+    max_examples : int or None
+        Overrides the profile's example count.
+    database : ExampleDatabase or None
+        Overrides the profile's database.
+    time_budget_s, shrink_budget_s : float or None
+        Seconds budgets, allowed only under a timed profile (None: the variant's, scaled).
+    """
 
+    def __init__(self, variant: Variant, profile: Optional[str] = None, max_examples: Optional[int] = None,
+                 database=None, time_budget_s: Optional[float] = None, shrink_budget_s: Optional[float] = None):
+        if not isinstance(variant, Variant):
+            raise TypeError(f"variant must be a Variant, got {type(variant).__name__}")
+        ensure_registered()
+        self.variant = variant
+        self.profile = profile_name(profile)
+        b = budget(self.profile)
+        if not b.timed and (time_budget_s is not None or shrink_budget_s is not None):
+            raise ValueError(f"profile {self.profile!r} budgets are counts only, so that its verdicts do not "
+                             f"depend on machine load; got time_budget_s={time_budget_s!r}, "
+                             f"shrink_budget_s={shrink_budget_s!r} (use dev, hunt or soak)")
+        if max_examples is not None and (isinstance(max_examples, bool) or int(max_examples) < 1):
+            raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
+        self.time_budget_s = (None if not b.timed else
+                              variant.time_budget_s * b.time_factor if time_budget_s is None else time_budget_s)
+        self.shrink_budget_s = (None if self.time_budget_s is None else
+                                0.5 * self.time_budget_s if shrink_budget_s is None else shrink_budget_s)
+        self.max_shrink_calls = max(1, int(round(variant.shrink_calls * b.example_factor)))
+        self.max_examples = max_examples or max(1, int(round(variant.max_examples * b.example_factor)))
+        self.database = database
+        self.reset()
 
-def _run_explicit(variant: Variant, col: _Collector) -> Optional[Verdict]:
-    """Run the variant's explicit examples; return the first VIOLATED one."""
-    found = None
-    for case in variant.examples:
-        v = check_case(variant, dict(case))
-        col.add(v, explicit=True)
-        if v.status is Status.VIOLATED and found is None:
-            found = v
-    return found
+    def reset(self) -> None:
+        """Start afresh (a claim test called twice searches twice, each with its own result)."""
+        self.result = new_result(self.variant, self.profile)
+        self.result.max_examples = self.max_examples
+        self.col = _Collector(self.result)
+        self.t0: Optional[float] = None
 
+    def settings(self) -> settings:
+        """The Hypothesis settings of the search: the profile's, with the run's example count."""
+        base = settings.get_profile(self.profile)
+        # Phase.explain re-runs the shrunk case many times only to comment on which arguments matter;
+        # the verdict already says what matters, and it tripled the time of each shrink.
+        phases = tuple(p for p in base.phases if p is not Phase.explain)
+        kwargs = dict(max_examples=self.max_examples, deadline=None, report_multiple_bugs=False, phases=phases,
+                      suppress_health_check=list(HealthCheck), verbosity=settings.default.verbosity)
+        if self.database is not None:
+            kwargs["database"] = self.database
+        return settings(base, **kwargs)
 
-def _search(variant, col, profile, max_examples, database, t0, time_budget_s, shrink_budget_s):
-    result = col.result
-    s = _settings_for(variant, profile, max_examples, database)
-    result.max_examples = s.max_examples
+    def _shrink_exhausted(self) -> bool:
+        if self.result.shrink_calls >= self.max_shrink_calls:
+            return True
+        return self.shrink_budget_s is not None and time.perf_counter() - self.col.found_at > self.shrink_budget_s
 
-    @s
-    @given(variant.strategy())
-    def search(case):
+    def check_one(self, case: Dict[str, Any]) -> None:
+        """The body of the Hypothesis test: check one case, record it, raise if it is VIOLATED."""
+        col, result, variant = self.col, self.result, self.variant
         key = _case_key(case)
-        now = time.perf_counter()
-        if col.found_at is None and now - t0 > time_budget_s:
+        if (col.found_at is None and self.t0 is not None and self.time_budget_s is not None
+                and time.perf_counter() - self.t0 > self.time_budget_s):
             result.skipped += 1
             return
-        if col.found_at is not None and now - col.found_at > shrink_budget_s:
-            if key in col.violating:
-                raise CounterexampleFound(col.violating[key])
+        if col.found_at is not None and key not in col.violating and self._shrink_exhausted():
             return
         v = col.violating.get(key) or check_case(variant, case)
         if key not in col.violating:
@@ -228,28 +265,128 @@ def _search(variant, col, profile, max_examples, database, t0, time_budget_s, sh
                 col.found_at = time.perf_counter()
             raise CounterexampleFound(v)
 
-    search._hypothesis_internal_database_key = b"gntk-checks:" + variant.id.encode()
+    def run_explicit(self) -> Optional[Verdict]:
+        """Run the variant's explicit examples; return the first VIOLATED one."""
+        found = None
+        for case in self.variant.examples:
+            v = check_case(self.variant, dict(case))
+            self.col.add(v, explicit=True)
+            if v.status is Status.VIOLATED and found is None:
+                found = v
+        return found
+
+    def finish(self, found: Optional[Verdict], error: Optional[BaseException] = None,
+               record: bool = True) -> VariantResult:
+        """Judge the run, fill in the tightest case and the elapsed time, record the result."""
+        result = self.result
+        if error is not None:
+            result.outcome, result.message = "error", f"{type(error).__name__}: {error}"
+        else:
+            _judge(self.variant, result, found)
+        result.elapsed_s = time.perf_counter() - (self.t0 or time.perf_counter())
+        result.tightest = None if self.col.best is None else self.col.best.to_dict()
+        if result.sensitivity is not None:
+            # the eps columns are filled from checks.mutants.measure_sensitivity (gntk-check sensitivity)
+            result.sensitivity["ratio_found"] = result.min_slack_ratio
+        if record:
+            RESULTS.append(result)
+        return result
+
+
+def as_hypothesis_test(variant: Variant, *, profile: Optional[str] = None, max_examples: Optional[int] = None,
+                       database=None, time_budget_s: Optional[float] = None,
+                       shrink_budget_s: Optional[float] = None, record: bool = True) -> Callable[[], None]:
+    """A real Hypothesis test of ``variant``: ``@given(case=variant.strategy())`` with the profile's settings.
+
+    Calling it runs the variant's explicit examples, then the search; it raises the exception
+    Hypothesis reports (a :class:`CounterexampleFound` carrying "Falsifying example" and the
+    reproduce blob) when a case is VIOLATED (audits never raise on a violation), and an error of the
+    check as itself.  Either way the run is judged against the declared outcome and its
+    :class:`VariantResult` is kept in ``test.gntk_search.result`` (and appended to :data:`RESULTS`
+    when ``record``).  ``test.hypothesis.fuzz_one_input`` drives the same per-case body, for fuzzers.
+    """
+    search = ClaimSearch(variant, profile, max_examples, database, time_budget_s, shrink_budget_s)
+
     try:
-        search()
-    except CounterexampleFound as exc:
-        return exc.verdict
-    except Unsatisfiable as exc:
-        result.message = f"search unsatisfiable: every case was rejected ({exc})"
-    return None
+        strategy, strategy_error = variant.strategy(), None
+    except Exception as exc:  # noqa: BLE001 - a strategy that fails to build is this run's error
+        strategy, strategy_error = st.nothing(), exc
+
+    @search.settings()
+    @given(case=strategy)
+    def claim_test(case):
+        search.check_one(case)
+
+    claim_test._hypothesis_internal_database_key = b"gntk-checks:" + variant.id.encode()
+
+    @functools.wraps(claim_test)  # copies .hypothesis, is_hypothesis_test, the settings: a Hypothesis test
+    def run_claim_test():
+        search.reset()
+        search.t0 = time.perf_counter()
+        found, raised = None, None
+        try:
+            if strategy_error is not None:
+                raise strategy_error
+            found = search.run_explicit()
+            claim_test()
+        except CounterexampleFound as exc:
+            found, raised = exc.verdict, exc
+        except Unsatisfiable as exc:
+            search.result.message = f"search unsatisfiable: every case was rejected ({exc})"
+        except Exception as exc:  # an error in a check: a run with outcome "error", raised as itself
+            search.finish(None, error=exc, record=record)
+            raise
+        search.finish(found, record=record)
+        if raised is not None:
+            raise raised
+        if found is not None and variant.expected is not Expected.REPORT:
+            raise CounterexampleFound(found)   # found by an explicit example only
+
+    run_claim_test.__name__ = run_claim_test.__qualname__ = f"claim_test[{variant.pytest_id}]"
+    run_claim_test.gntk_search = search
+    run_claim_test.gntk_variant = variant
+    return run_claim_test
+
+
+def run_variant(variant: Variant, *, profile: Optional[str] = None, max_examples: Optional[int] = None,
+                database=None, time_budget_s: Optional[float] = None, shrink_budget_s: Optional[float] = None,
+                record: bool = True) -> VariantResult:
+    """Search one variant and judge it against its declared outcome; never raises for the claim's sake."""
+    test = as_hypothesis_test(variant, profile=profile, max_examples=max_examples, database=database,
+                              time_budget_s=time_budget_s, shrink_budget_s=shrink_budget_s, record=record)
+    try:
+        test()
+    except Exception:  # noqa: BLE001 - judged and recorded by the test itself
+        pass
+    return test.gntk_search.result
+
+
+def _decided(result: VariantResult) -> int:
+    return int(result.counts.get(Status.HOLDS.value, 0)) + int(result.counts.get(Status.VIOLATED.value, 0))
 
 
 def _judge(variant: Variant, result: VariantResult, found: Optional[Verdict]) -> None:
     exp = variant.expected
+    result.max_examples = result.max_examples or variant.max_examples
+    result.decided = _decided(result)
+    result.min_decided = variant.min_decided if exp is Expected.HOLDS else 0
+    result.truncated = f"truncated after {result.cases} cases" if result.skipped else None
     if found is not None:
         result.counterexample = found.to_dict()
     if exp is Expected.HOLDS:
+        inside = result.cases + result.explicit - result.rejected
         if found is not None:
             result.outcome = "fail"
             result.message = "violation found: " + found.explain()
-        elif result.cases + result.explicit - result.rejected <= 0:
+        elif inside <= 0:
             result.outcome = "fail"
             result.message = result.message or "no case inside the premises was checked"
+        elif result.decided < variant.min_decided:
+            result.outcome = "inconclusive"
+            result.message = (f"{result.decided} decided verdict(s) in {inside} case(s) inside the premises, "
+                              f"{variant.min_decided} needed ({variant.min_decided_reason})")
         else:
+            result.outcome = "pass"
             result.message = (f"no violation found in {result.cases} cases "
                               f"({result.rejected} outside premises, {result.skipped} skipped for time)")
     elif exp in (Expected.COUNTEREXAMPLE, Expected.KNOWN_FINDING):
@@ -258,6 +395,8 @@ def _judge(variant: Variant, result: VariantResult, found: Optional[Verdict]) ->
             what = "probe" if exp is Expected.COUNTEREXAMPLE else "known finding (strict)"
             result.message = f"{what} did not reproduce its counterexample in {result.cases} cases"
         else:
+            result.outcome = "pass"
             result.message = "counterexample (shrunk): " + found.explain()
     else:  # REPORT
+        result.outcome = "pass"
         result.message = f"audit: {result.cases} cases reported"

@@ -1,21 +1,14 @@
-"""The claim suite: every registered claim variant searched under the active Hypothesis profile.
+"""The claim suite: every registered claim variant as a real Hypothesis test, under the active profile.
 
-One test per variant (``test_claim[lemma_5_5-probe]``), so ``pytest -k lemma_5_5`` selects a
-claim.  A variant passes when its declared outcome (DESIGN 4, checks/expectations.py) is met:
-no violation found for HOLDS, a shrunk counterexample for probes and known findings, a sane report
-for audits.  The results feed the terminal table and the JSON report of the plugin.
+One ``@given`` test per variant (``test_claim[lemma_5_5-probe]``, built by
+:func:`checks.as_hypothesis_test` and collected by the gntk-checks pytest plugin), so ``pytest -k
+lemma_5_5`` selects a claim and Hypothesis's own options (statistics, seed, verbosity) reach it.
+A variant passes when its declared outcome (docs/claims.md; checks/expectations.py for the built-ins)
+is met: no violation and enough decided verdicts for HOLDS, a shrunk counterexample for probes and
+known findings, a sane report for audits.  The results feed the terminal table and the JSON report.
 """
 
-import pytest
-
+from checks.api import claim_tests
 from checks.registry import variants
-from checks.runner import run_variant
 
-VARIANTS = variants()
-
-
-@pytest.mark.parametrize(
-    "variant", [pytest.param(v, marks=pytest.mark.claim(v.id), id=v.pytest_id) for v in VARIANTS])
-def test_claim(variant):
-    result = run_variant(variant)
-    assert result.outcome == "pass", f"{variant.id} [{variant.expected.value}]: {result.message}"
+test_claim = claim_tests(variants())

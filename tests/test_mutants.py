@@ -5,7 +5,9 @@ check (or its strategy) has no power against that kind of error.  Mutant runs ar
 session's table reports the kill rate per claim.  The machinery itself is tested on a toy claim.
 """
 
+import dataclasses
 import importlib.machinery
+import math
 import sys
 import types
 
@@ -164,3 +166,105 @@ def test_bad_objects_rejected(toy_world):
         Mutant("toy-7", "x", "d", make_variant=None)
     with pytest.raises(TypeError, match="register_mutant\\(\\) takes a Mutant"):
         register_mutant(base)
+
+
+# -- sensitivity mutants, on a toy claim with a known edge ---------------------------------------------
+#: "a <= 1000" on a in [0, 100]: the tightest ratio is 1000/100 = 10, attained at a = 100.
+EDGE = Claim("toy-8", "Toy 8", "a <= 1000 on 0 <= a <= 100")
+
+
+def _edge_variant(relation="<=", tier=Tier.EXACT, rho=10.0, **kw):
+    def check(case):
+        a = case["a"]
+        if relation == "<=":
+            return Verdict(claim="toy-8/stated", observed=a, bound=1000.0, relation="<=", tier=tier,
+                           case=dict(case), **kw)
+        return Verdict(claim="toy-8/stated", observed=1000.0, bound=max(a, 1), relation=">=", tier=tier,
+                       case=dict(case), **kw)   # 1000 >= a: the same claim written the other way
+
+    strat = lambda: st.fixed_dictionaries({"a": st.integers(0, 100)})  # noqa: E731
+    return Variant(EDGE, "stated", Expected.HOLDS, Tier.EXACT if tier is Tier.EXACT else tier, "toy", strat, check,
+                   max_examples=40, rho_star=rho, rho_star_source="closed form: 1000/100 at a = 100",
+                   rho_star_case={"a": 100})
+
+
+@pytest.mark.parametrize("relation", ["<=", ">="])
+@pytest.mark.parametrize("eps", [0.5, 0.05, 0.02])
+def test_sensitivity_mutant_puts_the_edge_at_one_minus_eps(relation, eps):
+    base = _edge_variant(relation)
+    m = mutants.sensitivity_mutant(base, eps)
+    assert m.id == f"toy-8/mutant-sensitivity-{round(eps * 100):d}pct" and m.expected is Expected.COUNTEREXAMPLE
+    assert m.rho_star is None and m.examples == ()
+    edge, inner = m.check({"a": 100}), m.check({"a": 50})
+    assert edge.slack_ratio == pytest.approx(1 - eps, rel=1e-14) and edge.status.value == "VIOLATED"
+    assert edge.claim == m.id
+    # elsewhere the ratio is scaled by the same factor: a = 50 has base ratio 20, so 2 (1 - eps) > 1
+    assert inner.slack_ratio == pytest.approx(2 * (1 - eps), rel=1e-14) and inner.status.value == "HOLDS"
+    assert mutants.ratio_at_rho_star_case(base) == pytest.approx(10.0, rel=1e-15)
+
+
+def test_scale_bound_scales_brackets_and_the_confirmation():
+    conf = Verdict(claim="c", observed=9.0, bound=4.0, tier=Tier.ESTIMATED, stderr=0.1)
+    v = Verdict(claim="c", observed=8.0, bound=4.0, bound_lower=3.0, bound_upper=math.inf, tier=Tier.ESTIMATED,
+                stderr=0.1, tolerance=0.5, confirmation=conf)
+    s = mutants.scale_bound(v, 2.0, 0.2, "c/mutant")
+    f = 0.8 / 2.0
+    assert (s.bound, s.bound_lower, s.bound_upper) == (4.0 * f, 3.0 * f, math.inf)
+    assert s.confirmation.bound == 4.0 * f and s.confirmation.claim == "c/mutant"
+    assert (s.observed, s.tolerance, s.stderr) == (8.0, 0.5, 0.1)
+    assert mutants.sensitivity_factor(">=", 2.0, 0.2) == pytest.approx(2.0 / 0.8)
+
+
+def test_sensitivity_arguments_are_validated():
+    base = _edge_variant()
+    for eps in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="eps must lie in"):
+            mutants.sensitivity_mutant(base, eps)
+    with pytest.raises(TypeError, match="eps must be a float"):
+        mutants.sensitivity_mutant(base, "5%")
+    with pytest.raises(ValueError, match="declares no rho_star"):
+        mutants.sensitivity_mutant(_edge_variant(rho=None), 0.1)
+    with pytest.raises(ValueError, match="no finite edge"):
+        mutants.sensitivity_mutant(_edge_variant(rho=math.inf), 0.1)
+    with pytest.raises(ValueError, match="rho_star must be >= 1"):
+        _edge_variant(rho=0.9)
+    with pytest.raises(ValueError, match="needs rho_star_source"):
+        Variant(EDGE, "x", Expected.HOLDS, Tier.EXACT, "toy", st.none, _le(1), rho_star=2.0)
+    with pytest.raises(ValueError, match="declared for variants expected to hold"):
+        Variant(EDGE, "x", Expected.REPORT, Tier.EXACT, "toy", st.none, _le(1), rho_star=2.0, rho_star_source="s")
+
+
+def test_measure_sensitivity_walks_the_ladder(monkeypatch):
+    monkeypatch.setattr(runner, "RESULTS", [])
+    found = mutants.measure_sensitivity(_edge_variant(), "ci")
+    # a in [0, 100] drawn by Hypothesis reaches the edge a = 100 (and a >= 100 (1 - eps)/... near it):
+    # every rung of the ladder is killed, down to 2%.
+    assert found["eps_killed"] == 0.02 and [r["eps"] for r in found["runs"]] == [0.5, 0.2, 0.1, 0.05, 0.02]
+    base = run_variant(_edge_variant(), profile="ci", record=False)
+    mutants.attach_sensitivity(base, found)
+    assert base.sensitivity["eps_killed_ci"] == 0.02 and base.sensitivity["eps_killed_hunt"] is None
+    with pytest.raises(ValueError, match="ci and hunt"):
+        mutants.attach_sensitivity(base, {**found, "profile": "dev"})
+    assert all(r["killed"] for r in found["runs"]) and runner.RESULTS == []
+    for r in found["runs"]:   # the base ratio at the counterexample lies in [rho*, rho* / (1 - eps))
+        assert 10.0 - 1e-9 <= r["ratio"] < 10.0 / (1 - r["eps"])
+
+
+def test_measure_sensitivity_stops_at_the_first_survivor(monkeypatch):
+    """A search that never reaches the edge (a <= 60 here, ratio >= 16.7) cannot see a tightening
+    below 1 - 10/16.7 = 40%: the 50% mutant is killed, the 20% one survives, the walk stops."""
+    monkeypatch.setattr(runner, "RESULTS", [])
+    v = _edge_variant()
+    far = dataclasses.replace(v, strategy=lambda: st.fixed_dictionaries({"a": st.integers(0, 60)}))
+    found = mutants.measure_sensitivity(far, "ci")
+    assert found["eps_killed"] == 0.5
+    assert [(r["eps"], r["killed"]) for r in found["runs"]] == [(0.5, True), (0.2, False)]
+
+
+def test_result_carries_the_sensitivity_declaration(monkeypatch):
+    monkeypatch.setattr(runner, "RESULTS", [])
+    r = run_variant(_edge_variant(), profile="ci", record=False)
+    assert r.outcome == "pass"
+    s = r.sensitivity
+    assert set(s) == {"rho_star", "rho_star_source", "ratio_found", "eps_killed_ci", "eps_killed_hunt"}
+    assert s["rho_star"] == 10.0 and s["ratio_found"] == r.min_slack_ratio >= 10.0

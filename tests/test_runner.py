@@ -1,10 +1,11 @@
-"""The runner on toy claims whose truth is known (checks/runner.py, DESIGN 4, 5).
+"""The runner on toy claims whose truth is known (checks/runner.py, docs/verdicts.md).
 
 Toy claim ``toy-1``: the case ``{"a": int, "seed": int}``; the check says ``a <= limit`` (exact
 tier).  Each declared outcome, premise rejection, the time budget, shrinking, explicit examples and
 the per-variant database key are exercised with budgets of a few dozen examples under ``ci``.
 """
 
+import dataclasses
 import time
 
 import pytest
@@ -83,7 +84,8 @@ def test_shrinking_a_two_parameter_case():
         return Verdict(claim="toy-1/x", observed=case["a"] + case["b"], bound=1000, case=dict(case))
 
     strat = lambda: st.fixed_dictionaries({"a": st.integers(0, 10 ** 4), "b": st.integers(0, 10 ** 4)})  # noqa: E731
-    r = run_variant(toy("probe", Expected.COUNTEREXAMPLE, check, strat), profile="ci")
+    # Two coupled integers take more shrink steps than the default count; a toy check costs microseconds.
+    r = run_variant(toy("probe", Expected.COUNTEREXAMPLE, check, strat, max_shrink_calls=300), profile="ci")
     case = r.counterexample["case"]
     assert case["a"] + case["b"] == 1001 and min(case["a"], case["b"]) == 0, case
 
@@ -124,17 +126,84 @@ def test_every_case_outside_the_premises_fails_the_run():
     assert "unsatisfiable" in r.message or "no case inside the premises" in r.message
 
 
-def test_time_budget_skips_the_rest():
+def test_time_budget_skips_the_rest_under_a_timed_profile():
     def slow(case):
         time.sleep(0.02)
         return le(2000)(case)
 
     t0 = time.perf_counter()
-    r = run_variant(toy("stated", Expected.HOLDS, slow, cases(), max_examples=200), profile="ci",
-                    time_budget_s=0.2)
+    r = run_variant(toy("stated", Expected.HOLDS, slow, cases(), max_examples=200), profile="dev",
+                    max_examples=200, database=InMemoryExampleDatabase(), time_budget_s=0.2)
     assert r.outcome == "pass"
     assert r.skipped > 0 and r.cases < 200 and r.cases + r.skipped >= 150
+    assert r.truncated == f"truncated after {r.cases} cases"
     assert time.perf_counter() - t0 < 3.0   # 200 * 0.02 s = 4 s without the budget
+
+
+def test_ci_budgets_are_counts_only():
+    """Under ci no seconds budget applies (a slow check runs every example) and none may be asked for."""
+    def slow(case):
+        time.sleep(0.002)
+        return le(2000)(case)
+
+    v = toy("stated", Expected.HOLDS, slow, cases(), max_examples=40, time_budget_s=0.01)
+    r = run_variant(v, profile="ci")
+    assert r.cases == 40 and r.skipped == 0 and r.truncated is None
+    for kw in (dict(time_budget_s=5.0), dict(shrink_budget_s=1.0)):
+        with pytest.raises(ValueError, match="'ci' budgets are counts only"):
+            run_variant(v, profile="ci", **kw)
+
+
+def test_shrinking_under_ci_is_bounded_by_a_count():
+    calls = []
+
+    def counted(case):
+        calls.append(case)
+        return le(100)(case)
+
+    v = toy("probe", Expected.COUNTEREXAMPLE, counted, cases(10 ** 6), max_shrink_calls=3)
+    r = run_variant(v, profile="ci")
+    assert r.outcome == "pass" and r.shrink_calls == 3
+    assert len(calls) == r.cases + r.shrink_calls   # no check past the budget: cached or answered
+    assert r.counterexample["case"]["a"] > 100      # really checked, really violated, maybe not minimal
+
+
+def test_holds_variant_with_only_inconclusive_verdicts_is_inconclusive():
+    def undecided(case):
+        return dataclasses.replace(le(2000)(case), inconclusive="quadrature outside its domain")
+
+    r = run_variant(toy("stated", Expected.HOLDS, undecided, cases()), profile="ci")
+    assert r.outcome == "inconclusive", r.message
+    assert r.decided == 0 and r.min_decided == 1 and r.counts["INCONCLUSIVE"] == 30
+    assert "0 decided verdict(s) in 30 case(s) inside the premises, 1 needed" in r.message
+
+
+def test_min_decided_is_declared_with_its_reason():
+    half = lambda case: dataclasses.replace(le(2000)(case), inconclusive="odd" if case["a"] % 2 else None)  # noqa: E731
+    reason = "two thirds of the cases must be decided for the search to cover the premise set"
+    v = toy("stated", Expected.HOLDS, half, cases(), min_decided=20, min_decided_reason=reason)
+    r = run_variant(v, profile="ci")
+    assert r.decided == r.counts["HOLDS"] and r.min_decided == 20
+    assert (r.outcome == "pass") == (r.decided >= 20), (r.outcome, r.decided)
+    if r.outcome == "inconclusive":
+        assert reason in r.message
+    assert run_variant(dataclasses.replace(v, min_decided=r.decided), profile="ci").outcome == "pass"
+    assert run_variant(dataclasses.replace(v, min_decided=r.decided + 1), profile="ci").outcome == "inconclusive"
+    with pytest.raises(ValueError, match="can never be reached"):
+        toy("stated", Expected.HOLDS, half, cases(), min_decided=31)
+    with pytest.raises(ValueError, match="needs min_decided_reason"):
+        toy("stated", Expected.HOLDS, half, cases(), min_decided_reason="")
+
+
+def test_result_carries_what_the_report_shows():
+    claim = Claim("toy-2", "Toy 2", "a <= limit, as printed")
+    v = Variant(claim, "stated", Expected.KNOWN_FINDING, Tier.EXACT, "the printed bound", cases(seed=False),
+                le(100), max_examples=30, finding="E99: the bound is off by one")
+    r = run_variant(v, profile="ci")
+    d = r.to_dict()
+    assert (d["statement"], d["description"], d["erratum"], d["mutant"]) == (
+        "a <= limit, as printed", "the printed bound", "E99", False)
+    assert d["sensitivity"] is None and d["truncated"] is None and d["min_decided"] == 0
 
 
 def test_explicit_examples_run_first_and_count_apart():
@@ -156,6 +225,12 @@ def test_errors_in_a_check_are_reported():
     assert r.outcome == "error" and r.message == "ZeroDivisionError: boom"
     r = run_variant(toy("stated", Expected.HOLDS, lambda case: True, one), profile="ci")
     assert r.outcome == "error" and "check returned bool, expected a Verdict" in r.message
+
+    def bad_strategy():
+        raise ValueError("n must be >= 1, got 0")
+
+    r = run_variant(toy("stated", Expected.HOLDS, le(1), bad_strategy), profile="ci")
+    assert r.outcome == "error" and r.message == "ValueError: n must be >= 1, got 0"
 
 
 def test_each_variant_has_its_own_database_key():

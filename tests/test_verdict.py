@@ -1,4 +1,4 @@
-"""Verdict semantics (DESIGN 3, checks/verdict.py): slack conventions, tiers, overrides, serialisation."""
+"""Verdict semantics (checks/verdict.py, docs/verdicts.md): slack conventions, tiers, overrides, serialisation."""
 
 import json
 import math
@@ -106,12 +106,80 @@ def test_bad_tier_rejected():
 
 
 # -- exact and certified tiers ----------------------------------------------------------------
-@pytest.mark.parametrize("tier", [Tier.EXACT, Tier.CERTIFIED])
-def test_exact_and_certified_use_the_tolerance(tier):
+def test_exact_tier_decides_outside_the_tolerance_only():
     # Binary fractions, so that the excess is exactly the tolerance (1.5 - 1.0 == 0.5 in floats).
-    assert V(1.5, 1.0, tier=tier, tolerance=0.5).status is Status.HOLDS   # excess == tol: holds
-    assert V(1.5 + 2 ** -40, 1.0, tier=tier, tolerance=0.5).status is Status.VIOLATED
-    assert V(1.5 + 2 ** -40, 1.0, tier=tier, tolerance=0.5, stderr=1.0).status is Status.VIOLATED  # se ignored
+    # An exact value within its refinement error of the bound cannot be told from equality: it
+    # decides neither side (docs/verdicts.md#brackets).
+    assert V(1.5, 1.0, tolerance=0.5).status is Status.INCONCLUSIVE        # excess == tol
+    assert V(0.5, 1.0, tolerance=0.5).status is Status.HOLDS               # 0.5 + 0.5 <= 1.0
+    assert V(0.5 + 2 ** -40, 1.0, tolerance=0.5).status is Status.INCONCLUSIVE
+    assert V(1.5 + 2 ** -40, 1.0, tolerance=0.5).status is Status.VIOLATED
+    assert V(1.5 + 2 ** -40, 1.0, tolerance=0.5, stderr=1.0).status is Status.VIOLATED  # se ignored
+    assert V(1.0, 1.0).status is Status.HOLDS                               # equality, tolerance 0
+    assert V(1.0, 1.0, tolerance=2 ** -40).status is Status.INCONCLUSIVE
+
+
+def test_certified_verdict_must_name_the_side_it_bounds():
+    with pytest.raises(ValueError, match="certified verdict must say which side"):
+        V(1.0, 2.0, tier=Tier.CERTIFIED)
+    assert V(1.0, 2.0, tier=Tier.CERTIFIED, observed_upper=1.5).status is Status.HOLDS
+
+
+def test_certified_lower_bound_of_the_left_side_only_proves_violations():
+    # observed is a certified *lower* bound of the left side of a "<=" claim: the true value may be
+    # anywhere above it, so HOLDS is out of reach however small it is ...
+    low = dict(tier=Tier.CERTIFIED, observed_upper=INF)
+    assert V(0.1, 2.0, **low).status is Status.INCONCLUSIVE
+    assert V(0.1, 2.0, **low).holds_gap == INF
+    # ... and a lower bound above the right side proves the violation.
+    assert V(3.0, 2.0, **low).status is Status.VIOLATED
+    # Mirror: an upper bound of the left side proves HOLDS, never a violation.
+    up = dict(tier=Tier.CERTIFIED, observed_lower=-INF)
+    assert V(0.1, 2.0, **up).status is Status.HOLDS
+    assert V(3.0, 2.0, **up).status is Status.INCONCLUSIVE
+    # ">=" claims: a lower bound of the left side proves HOLDS only.
+    ge = dict(relation=">=", tier=Tier.CERTIFIED, observed_upper=INF)
+    assert V(3.0, 2.0, **ge).status is Status.HOLDS and V(1.0, 2.0, **ge).status is Status.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("relation, ol, ou, bl, bu, status", [
+    ("<=", 1.0, 2.0, 3.0, 4.0, Status.HOLDS),          # upper of lhs 2 <= lower of rhs 3
+    ("<=", 1.0, 3.5, 3.0, 4.0, Status.INCONCLUSIVE),   # brackets overlap
+    ("<=", 4.5, 5.0, 3.0, 4.0, Status.VIOLATED),       # lower of lhs 4.5 > upper of rhs 4
+    ("<=", 4.0, 5.0, 3.0, 4.0, Status.INCONCLUSIVE),   # touching: not strictly beyond
+    (">=", 4.5, 5.0, 3.0, 4.0, Status.HOLDS),
+    (">=", 1.0, 2.0, 3.0, 4.0, Status.VIOLATED),
+    (">=", 1.0, 3.5, 3.0, 4.0, Status.INCONCLUSIVE),
+])
+def test_brackets_decide(relation, ol, ou, bl, bu, status):
+    v = V((ol + ou) / 2, (bl + bu) / 2, relation, observed_lower=ol, observed_upper=ou, bound_lower=bl,
+          bound_upper=bu)
+    assert v.status is status, v.explain()
+    assert (v.holds_gap <= 0) == (status is Status.HOLDS)
+    assert (v.violation_gap > 0) == (status is Status.VIOLATED)
+    if status is Status.INCONCLUSIVE:
+        assert "brackets overlap" in v.reason
+    assert "lhs in [" in v.explain() and "rhs in [" in v.explain()
+
+
+def test_bracket_must_contain_its_point():
+    with pytest.raises(ValueError, match="outside its bracket"):
+        V(1.0, 2.0, observed_lower=1.5)
+    with pytest.raises(ValueError, match="bound_upper must not be NaN"):
+        V(1.0, 2.0, bound_upper=math.nan)
+
+
+def test_proved_tier_has_no_tolerance():
+    assert V(1.0, 2.0, tier=Tier.PROVED, observed_upper=1.25).status is Status.HOLDS
+    assert V(1.0, 1.0, tier=Tier.PROVED).status is Status.HOLDS            # exact equality, tolerance 0
+    for kw in (dict(tolerance=1e-12), dict(stderr=0.1)):
+        with pytest.raises(ValueError, match="proved verdict is decided by its enclosures alone"):
+            V(1.0, 2.0, tier=Tier.PROVED, **kw)
+
+
+def test_margin_of_each_tier():
+    assert V(1.0, 2.0, tolerance=0.25, stderr=1.0).margin == 0.25           # exact: se ignored
+    assert V(1.0, 2.0, tier=Tier.ESTIMATED, tolerance=0.25, stderr=0.1).margin == pytest.approx(0.75)
 
 
 # -- estimated tier -----------------------------------------------------------------------------
@@ -120,14 +188,22 @@ def E(observed, stderr, confirmation=None, **kw):
 
 
 def test_estimated_bands():
-    assert E(-0.1, 0.1).status is Status.HOLDS
-    assert E(0.0, 0.1).status is Status.HOLDS                 # excess 0 <= tolerance 0
-    within = E(0.49, 0.1)                                     # 4.9 se: noise
+    # HOLDS needs the estimate z standard errors (plus the tolerance) below the bound, the mirror of
+    # what a violation needs: a noisy estimate just below the bound decides nothing.
+    assert E(-0.6, 0.1).status is Status.HOLDS                # 6 se below
+    assert E(-0.5, 0.1).status is Status.HOLDS                # exactly 5 se below: -0.5 + 0.5 <= 0
+    below = E(-0.1, 0.1)                                      # 1 se below: noise
+    assert below.status is Status.INCONCLUSIVE
+    assert f"within tolerance + {DEFAULT_Z:g} standard errors" in below.reason
+    assert E(0.0, 0.1).status is Status.INCONCLUSIVE
+    within = E(0.49, 0.1)                                     # 4.9 se above: noise
     assert within.status is Status.INCONCLUSIVE
-    assert f"within {DEFAULT_Z:g} standard errors" in within.reason
     assert E(0.49, 0.1, z=4.0).status is Status.INCONCLUSIVE  # beyond 4 se but unconfirmed
-    tol = E(0.6, 0.1, tolerance=0.2)                          # the band starts at the tolerance
-    assert tol.status is Status.INCONCLUSIVE and E(0.15, 0.1, tolerance=0.2).status is Status.HOLDS
+    tol = E(0.6, 0.1, tolerance=0.2)                          # the band widens by the tolerance
+    assert tol.status is Status.INCONCLUSIVE
+    assert E(-0.75, 0.1, tolerance=0.2).status is Status.HOLDS and E(-0.65, 0.1, tolerance=0.2).status is \
+        Status.INCONCLUSIVE
+    assert E(-0.1, 0.0).status is Status.HOLDS                # se 0: the point decides
 
 
 def test_estimated_violation_needs_confirmation():
@@ -136,7 +212,8 @@ def test_estimated_violation_needs_confirmation():
     assert "not confirmed" in unconfirmed.reason
     noise = E(0.1, 0.05)                                      # the re-run (4m: se halves) says 2 se: noise
     assert E(1.0, 0.1, confirmation=noise).status is Status.INCONCLUSIVE
-    holds = E(-0.1, 0.05)
+    holds = E(-1.0, 0.05)
+    assert holds.status is Status.HOLDS
     assert E(1.0, 0.1, confirmation=holds).status is Status.INCONCLUSIVE
 
 
@@ -197,4 +274,4 @@ def test_explain_has_every_number():
         assert part in text, (part, text)
     assert " se=" not in text
     est = E(0.3, 0.1).explain()
-    assert "se=0.1 z=5" in est and "(excess within 5 standard errors)" in est
+    assert "se=0.1 z=5" in est and "(brackets overlap within tolerance + 5 standard errors)" in est
