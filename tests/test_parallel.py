@@ -229,7 +229,10 @@ def test_ctrl_c_stops_two_workers_cleanly(tmp_path):
     assert rc == 130 and time.monotonic() - t0 < 30, "".join(err)
     assert "interrupted" in out and "stopping" in "".join(err)
     (r,) = json.loads((tmp_path / "rep" / "claims-report.json").read_text())["results"]
-    assert r["variant_id"] == "lemma-5.4/stated" and r["cases"] > 0 and r["outcome"] == "pass"
+    assert r["variant_id"] == "lemma-5.4/stated" and r["cases"] > 0
+    # an interrupted hunt may stop before the variant's minimum of decided verdicts: then it is
+    # inconclusive, never a pass (and never a fail: no violation exists to find)
+    assert r["outcome"] == ("pass" if r["decided"] >= r["min_decided"] else "inconclusive"), r
     assert sum("round:" in ln for ln in err) >= 2  # each worker reported its interrupted round
     assert list(DirectoryBasedExampleDatabase(tmp_path / "db").fetch(b"gntk-checks:lemma-5.4/stated")) == []
 
