@@ -2,8 +2,9 @@
 
 Sizes per profile, the case strategy they build on, the per-case context (dataset, activation, kernel
 constants; Assumption 4.3 as a premise), seeds, batched runs in rescaled time tau, the Gibbs minimiser p*,
-and the estimated-tier verdict with its fresh-seed (4m, dt/2) confirmation (DESIGN 3).  Private: the
-claim modules re-export what is public (:class:`Sizes`, :func:`sizes`).
+the estimated-tier verdict with its fresh-seed (4m, dt/2) confirmation (docs/verdicts.md), the cached path
+evidence of a case's runs and the exact t = inf verdict from p*.  Private: the claim modules re-export
+what is public (:class:`Sizes`, :func:`sizes`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numba
 import numpy as np
@@ -25,7 +26,7 @@ from theory import bounds
 from theory.dynamics import Dynamics, DynamicsConfig
 from theory.errors import NonFiniteError, UnstableStepError
 from theory.kernels import kernel_constants
-from theory.trajectory import gibbs_evidence, run_coupled
+from theory.trajectory import PathEvidence, gibbs_evidence, path_evidence, run_coupled, slack_orders
 
 from .profiles import budget
 from .registry import Variant, register
@@ -200,7 +201,8 @@ def _estimated(claim: str, observed: float, bound: float, se: float, case, confi
     """An estimated-tier verdict; when the excess exceeds z se the fresh-seed (4m, dt/2) re-run is paid for."""
     v = Verdict(claim=claim, observed=observed, bound=bound, tier=Tier.ESTIMATED, stderr=se, tolerance=0.0,
                 tolerance_reason=_EST_TOL, case=dict(case), **kw)
-    if v.excess > v.z * v.stderr and not (v.premise_failed or v.inconclusive):
+    # violation_gap reads the lower bracket of the left side (the point value unless the caller gave one).
+    if v.violation_gap > 0.0 and not (v.premise_failed or v.inconclusive):
         try:
             obs, bnd, se2, extra = confirm()
         except (UnstableStepError, NonFiniteError) as exc:  # no confirmation: the excess stays INCONCLUSIVE
@@ -217,6 +219,108 @@ def _plain(claim: str, case, observed: float = 0.0, bound: float = 0.0, **kw) ->
     return Verdict(claim=claim, observed=observed, bound=bound, case=dict(case), **kw)
 
 
-def _reg(claim, name, expected, tier, desc, strategy, check, n, examples=(), finding=None, budget_s=30.0):
+def _reg(claim, name, expected, tier, desc, strategy, check, n, examples=(), finding=None, budget_s=30.0, **fields):
+    """Register a variant; ``fields`` are further :class:`~checks.registry.Variant` fields (``min_decided``,
+    ``min_decided_reason``, ``rho_star``, ``rho_star_source``, ``rho_star_case``, ``expected_reason``...)."""
     register(Variant(claim=claim, name=name, expected=expected, tier=tier, description=desc, strategy=strategy,
-                     check=check, max_examples=n, examples=tuple(examples), finding=finding, time_budget_s=budget_s))
+                     check=check, max_examples=n, examples=tuple(examples), finding=finding, time_budget_s=budget_s,
+                     **fields))
+
+
+# ------------------------------------------------------------------------------ runs, p* and t = inf verdicts
+# (used by checks.dynamics_claims, which re-exports them)
+@lru_cache(maxsize=48)
+def _paths_cached(key: str, alpha: float, lam: float, tau_end: float, which: str) -> PathEvidence:
+    case = json.loads(key)
+    ctx = _ctx(case, alpha=alpha, lam=lam)
+    run, _ = _simulate(ctx, case, tau_end, *_RUNS[which])
+    return path_evidence(run, ctx.X, ctx.y, ctx.kc.Lambda)
+
+
+def _path(case, ctx: _Ctx, tau_end: float, which: str) -> PathEvidence:
+    """The run ``which`` in {"m", "4m", "confirm" (fresh seed, 4m, dt/2)} of a case (cached)."""
+    return _paths_cached(_key(case), ctx.alpha, ctx.lam, float(tau_end), which)
+
+
+def _t_end(ctx: _Ctx, m: int) -> float:
+    """Horizon in tau: past the window where exp(-tau) >= 2 sqrt(lam n/(m Lambda)) (MATH 1.3 floor), <= 10."""
+    floor = math.sqrt(ctx.lam * ctx.n / (m * ctx.kc.Lambda))
+    return float(min(10.0, max(2.0, math.log(1.0 / (2.0 * floor)) + 0.5)))
+
+
+def _series(ev: PathEvidence, **curves) -> Dict[str, list]:
+    out = {"tau": ev.tau.tolist(), "sqrt_loss": ev.mean_se("sqrt_loss")[0].tolist(),
+           "gronwall_rms": (ev.gronwall.mean(axis=1) / math.sqrt(ev.n)).tolist()}
+    out.update({k: np.asarray(v, float).tolist() for k, v in curves.items()})
+    return out
+
+
+def _path_extra(ev: PathEvidence, ev4: Optional[PathEvidence] = None) -> Dict[str, Any]:
+    failed = np.flatnonzero(~ev.premises_hold)
+    out = {"evidence": "tier S: particle estimates, standard errors over independent replicas",
+           "m": ev.m, "dt_tau": ev.dt, "replicas": ev.R, "alpha": ev.alpha, "lam": ev.lam, "Lambda": ev.Lambda,
+           "min_lam_ratio": float(ev.lam_min_ratio.min()), "max_moment_ratio": float(ev.moment_ratio.max()),
+           "max_w2_upper": float(ev.w2_upper.max()), "max_w2_lower": float(ev.w2_lower.max()),
+           "op_failed_tau": float(ev.tau[failed[0]]) if failed.size else None,
+           "max_kl_lower": float(ev.mean_se("kl_lower")[0].max()),
+           "max_kl_energy_upper": float(ev.mean_se("kl_energy_upper")[0].max())}
+    if ev4 is not None:
+        out["finite_width_bias_sqrt_loss"] = float(2.0 * np.max(np.abs(ev.mean_se("sqrt_loss")[0] -
+                                                                       ev4.mean_se("sqrt_loss")[0])))
+    return out
+
+
+def _failed(premises: Mapping[str, bool]) -> Optional[str]:
+    bad = [k for k, ok in premises.items() if not ok]
+    return ("premise fails: " + "; ".join(bad)) if bad else None
+
+
+#: exp(-1600) underflows to exactly 0.0, so a bound evaluated at tau = 800 is its t = inf value.
+_TAU_INF = 800.0
+
+
+def _t_inf_phys(ctx: _Ctx) -> float:
+    return _TAU_INF / (ctx.alpha ** 2 * ctx.kc.lambda0 ** 2)
+
+
+def _t_inf_premises(ctx: _Ctx, ge) -> Dict[str, bool]:
+    # t = inf is inside the lemmas' domain only if t* = inf; OP-H / OP-M at p* are what can be checked.
+    return {"OP-H at p*: lambda_min(H(p*)) >= Lambda/2": bool(ge.lam_min_ratio >= 0.5),
+            "OP-M at p*: E|w|^2 <= 4(d+1)": bool(ge.second_moment <= 4.0 * (ctx.d + 1)),
+            "L(p0) = mean(y^2) <= 1": bool(np.mean(ctx.y ** 2) <= 1.0)}
+
+
+def _gibbs_extra(ctx: _Ctx, ge, observed: float, bound: float) -> Dict[str, Any]:
+    return {"evaluated_at": "t=inf (Gibbs p*)", "alpha": ctx.alpha, "lam": ctx.lam, "Lambda": ctx.kc.Lambda,
+            "slack_orders": float(slack_orders(observed, bound)), "lam_min_ratio": ge.lam_min_ratio,
+            "moment_ratio": ge.second_moment / (4.0 * (ctx.d + 1)), "w2_bracket": [ge.w2_lower, ge.w2_upper],
+            "KL": ge.KL, "events": ["mode=t_inf"]}
+
+
+def _exact_t_inf(claim: str, case, ctx: _Ctx, ge, observed: float, bound: float, tol: float, reason: str,
+                 premises: Optional[Dict[str, bool]] = None, **kw) -> Verdict:
+    premises = _t_inf_premises(ctx, ge) if premises is None else premises
+    pf = _failed(premises) if ge.valid else None
+    extra = {**_gibbs_extra(ctx, ge, observed, bound), **kw.pop("extra", {})}
+    inconclusive = ge.reason or None
+    if not math.isfinite(tol):   # the K vs 2K refinement did not give a finite error: nothing is decided
+        inconclusive = inconclusive or f"Gibbs refinement error not finite ({reason})"
+        extra["tolerance_not_finite"] = True
+        tol = 0.0
+    return Verdict(claim=claim, observed=observed, bound=bound, tier=Tier.EXACT, tolerance=tol,
+                   tolerance_reason=reason, case=dict(case), premises=premises, premise_failed=pf,
+                   inconclusive=inconclusive, extra=extra, **kw)
+
+
+def _window_pick(mean: np.ndarray, se: np.ndarray, rhs: np.ndarray, window: np.ndarray) -> int:
+    """The judged record: the largest excess in standard errors, (mean - rhs)/se, inside the window
+    (the record most likely to show a violation; se is floored at 1e-12 rhs for exact records)."""
+    idx = np.flatnonzero(window)
+    return int(idx[np.argmax(((mean - rhs) / np.maximum(se, 1e-12 * rhs))[idx])])
+
+
+def _paths_or_reason(case, ctx: _Ctx, tau_end: float, which=("m", "4m")):
+    try:
+        return [_path(case, ctx, tau_end, w) for w in which], None
+    except (UnstableStepError, NonFiniteError) as exc:
+        return None, f"particle scheme unstable at this step: {exc}"

@@ -336,3 +336,118 @@ def test_report_is_a_frozen_result(sigmoid_report):
     assert set(sigmoid_report.radii()) == {"A", "B0", "B", "C", "D"}
     with pytest.raises(KeyError, match="no adversary 'E'"):
         sigmoid_report.get("E")
+
+
+# ---------------------------------------------------------------------------------------------
+# the certified perturbation lower bound (theory/perturbation.py)
+# ---------------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from theory.perturbation import perturbation_bound, perturbation_bound_from_reference  # noqa: E402
+
+_ACTS = {"tanh": TANH, "sigmoid": SIGMOID, "erf": ERF, "tanh(x/2)*3": scaled(TANH, 3.0, 2.0),
+         "sigmoid(2x)": scaled(SIGMOID, 1.0, 0.5)}
+#: Quadrature error of lambda_min_gaussian at K = 40 on these smooth activations (~1e-9 measured
+#: against K = 80 in test_gram_gaussian_matches_a_3d_rule_over_z_and_u), with a 100x margin.
+_GAUSS_TOL = 1e-7
+
+
+def _particle_reference(X, act, W, pi):
+    """The bound around the particle measure q = sum_j pi_j delta_{W_j}, with q's own moments."""
+    g = gram_particles(W[:, :-1], W[:, -1], X, act, pi)
+    u2 = W[:, -1] ** 2
+    return perturbation_bound_from_reference(X, act, g.H1, g.H2, s2=float(pi @ u2), s4=float(pi @ u2 ** 2))
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(2, 4), d=st.integers(1, 2),
+       act=st.sampled_from(sorted(_ACTS)), scale=st.floats(1e-3, 1.0))
+def test_perturbation_bound_is_below_every_gaussian(seed, n, d, act, scale):
+    """lambda_min(H(N(mu, Sigma))) (exact tier) >= the certified bound at its Bures W2, near and far."""
+    X, act = random_inputs(seed, n, d), _ACTS[act]
+    bound = perturbation_bound(X, act, K=40)
+    rng = np.random.default_rng(seed)
+    k = d + 1
+    A = np.eye(k) + scale * rng.standard_normal((k, k))
+    mu, Sigma = scale * rng.standard_normal(k), A @ A.T
+    lam = lambda_min_gaussian(X, act, mu, Sigma, K=40)
+    assert lam >= bound.lower(w2_gaussian_p0(mu, Sigma)) - _GAUSS_TOL
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(2, 4), d=st.integers(1, 3),
+       act=st.sampled_from(sorted(_ACTS)), step=st.floats(1e-4, 0.3),
+       kind=st.sampled_from(["gradient", "shrink-u", "few-heavy", "random"]))
+def test_perturbation_bound_is_below_every_transported_particle_measure(seed, n, d, act, step, kind):
+    """For q a p0 sample and p = T#q, lambda_min(H(p)) >= bound_q(delta) with delta^2 = sum pi |T(w) - w|^2
+    >= W2(p, q)^2; the maps include the steepest one (a step along -grad k_v of the bottom eigenvector)
+    and one moving a few particles of largest |u| far (the case the u^4 moment controls)."""
+    X, act = random_inputs(seed, n, d), _ACTS[act]
+    rng = np.random.default_rng(seed)
+    m = 400
+    W = rng.standard_normal((m, d + 1))
+    pi = np.full(m, 1.0 / m)
+    bound = _particle_reference(X, act, W, pi)
+    if kind == "gradient":
+        _, v, grad = lambda_min_particles(W, X, act, pi)
+        D = -step * grad / math.sqrt(pi @ np.einsum("md,md->m", grad, grad))
+    elif kind == "shrink-u":
+        D = np.zeros_like(W)
+        D[:, -1] = -step * W[:, -1]
+    elif kind == "few-heavy":
+        D = np.zeros_like(W)
+        top = np.argsort(-np.abs(W[:, -1]))[:4]
+        D[top] = rng.standard_normal((4, d + 1)) * step * 10.0
+    else:
+        D = step * rng.standard_normal(W.shape)
+    delta = math.sqrt(pi @ np.einsum("md,md->m", D, D))
+    lam = float(np.linalg.eigvalsh(gram_particles((W + D)[:, :-1], (W + D)[:, -1], X, act, pi).H)[0])
+    assert lam >= bound.lower(delta)
+    # and the bound is a bound of the reference itself at delta = 0
+    assert bound.lower(0.0) <= float(np.linalg.eigvalsh(gram_particles(W[:, :-1], W[:, -1], X, act, pi).H)[0])
+
+
+@pytest.mark.parametrize("act", [TANH, SIGMOID, ERF], ids=lambda a: a.name)
+def test_perturbation_slope_dominates_the_steepest_first_order_rate(act):
+    """c1 >= ||grad k_v||_{L2(p0)} (the linear-response rate, adversary D): a necessary condition of any bound."""
+    g0 = gram_p0(X_REF, act, 80)
+    Lam = float(np.linalg.eigvalsh(g0.H)[0])
+    D = linear_response_radius(X_REF, act, g0.H, Lam, K=40)
+    bound = perturbation_bound(X_REF, act)
+    assert bound.c1 >= D.detail["grad_norm"]
+    assert bound.radius(Lam / 2) <= D.radius
+
+
+def test_perturbation_radius_is_inside_the_critical_radius(tanh_report, sigmoid_report):
+    """R_cert <= R_crit (a certified adversary reaches Lambda/2 there); reference values tanh 0.0034, sigmoid 7.4e-4."""
+    for rep, act, ref in ((tanh_report, TANH, 3.414e-3), (sigmoid_report, SIGMOID, 7.386e-4)):
+        b = perturbation_bound(X_REF, act)
+        R_cert = b.radius(rep.Lambda / 2)
+        assert R_cert == pytest.approx(ref, rel=1e-3)
+        assert R_cert < rep.R_crit
+        assert b.lower(R_cert) == pytest.approx(rep.Lambda / 2, rel=1e-6)
+        assert b.lower(2 * R_cert) < rep.Lambda / 2
+
+
+def test_perturbation_bound_scale_covariance():
+    """Under ht -> c ht: Lambda, mu2 scale as c^2, c1 and c2 as c^2, so R_cert is unchanged (as R_crit)."""
+    b1, b3 = perturbation_bound(X_REF, TANH), perturbation_bound(X_REF, scaled(TANH, 3.0, 1.0))
+    assert b3.c1 == pytest.approx(9 * b1.c1, rel=1e-9) and b3.c2 == pytest.approx(9 * b1.c2, rel=1e-9)
+    assert b3.radius(b3.Lambda_lower / 2) == pytest.approx(b1.radius(b1.Lambda_lower / 2), rel=1e-9)
+
+
+def test_perturbation_bound_bad_inputs():
+    b = perturbation_bound(X_REF, TANH)
+    with pytest.raises(DomainError, match="R"):
+        b.lower(-1.0)
+    with pytest.raises(DomainError, match="level"):
+        b.radius(float("nan"))
+    with pytest.raises(DomainError, match="s4"):
+        perturbation_bound_from_reference(X_REF, TANH, np.eye(4), np.eye(4), s4=0.0)
+    with pytest.raises(ShapeError, match="H1"):
+        perturbation_bound_from_reference(X_REF, TANH, np.eye(3), np.eye(4))
+    assert b.lower(math.inf) == 0.0 and b.radius(2 * b.Lambda_lower) == 0.0
+    g0 = gram_p0(X_REF, TANH, 40)
+    vac = perturbation_bound_from_reference(X_REF, TANH, g0.H1, g0.H2, error=math.inf)   # unresolved quadrature
+    assert vac.Lambda_lower == 0.0 and vac.mu2 == pytest.approx(4.0) and vac.lower(0.0) == 0.0

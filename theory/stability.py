@@ -63,7 +63,13 @@ def _split(k: int, mu, Sigma) -> Tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"mu must have shape ({k},) and Sigma ({k}, {k}) (k = d+1), got {mu.shape}, {Sigma.shape}")
     if not np.allclose(Sigma, Sigma.T, rtol=0, atol=1e-12 * max(1.0, float(np.abs(Sigma).max()))):
         raise DomainError(f"Sigma must be symmetric, got max asymmetry {np.abs(Sigma - Sigma.T).max():.3g}")
-    return mu, 0.5 * (Sigma + Sigma.T)
+    Sigma = 0.5 * (Sigma + Sigma.T)
+    # A covariance is PSD; eigenvalues down to -1e-12 |Sigma| are rounding (issue 13: a negative
+    # definite Sigma used to return a number).
+    low = float(np.linalg.eigvalsh(Sigma)[0])
+    if low < -1e-12 * max(1.0, float(np.abs(Sigma).max())):
+        raise DomainError(f"Sigma must be positive semi-definite, got smallest eigenvalue {low:.6g}")
+    return mu, Sigma
 
 
 def _square(name: str, value, n: Optional[int] = None) -> np.ndarray:
@@ -710,8 +716,12 @@ def critical_radius(X, act, *, K: int = 80, K_search: Optional[int] = None, free
     n, d = X.shape
     g0 = gram_p0(X, act, K)
     Lam = float(np.linalg.eigvalsh(g0.H)[0])
-    if not Lam > 0.0:
-        raise DomainError(f"Lambda = lambda_min(H(p0)) must be > 0 for a critical radius, got {Lam!r}")
+    # Assumption 4.3 decided as in theory.assumptions.lambda_tolerance (quadrature + rounding):
+    # near-duplicate inputs give a Lambda of rounding size, which is not positivity (issue 13).
+    tol = n * g0.quad_error + 64.0 * n * np.finfo(np.float64).eps * float(np.linalg.norm(g0.H, 2))
+    if not Lam > tol:
+        raise DomainError(f"Lambda = lambda_min(H(p0)) must be > 0 for a critical radius, got {Lam!r} for X, "
+                          f"indistinguishable from 0 (tolerance {tol:.3g}; Assumption 4.3)")
     A = adversary_shrink_u(g0.H1, g0.H2, Lam)
     B0 = adversary_point_mass(X, act)
     B = adversary_narrow_gaussian(X, act, Lam, K)
