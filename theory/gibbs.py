@@ -418,11 +418,11 @@ def _refined(X, y, act, alpha, lam, omega, rule, out, seed):
         kl_levels = [np.array([v["KL"]]) for v in (half, out, fine)]
         # one convergence ratio for both: the single KL value can have K and 2K errors of opposite
         # signs (seen: alpha=3, lam=0.2, K=20, where KL alone understated its error 16x)
-        q = max(refinement_ratio(f_levels), refinement_ratio(kl_levels))
-        err_f = float(np.max(refinement_error(f_levels, floor_f, ratio=q)))
         # log Z = log E exp(s^2/2) is the log of a number near 1 when KL is tiny: its absolute
         # rounding is a few eps whatever KL is, so KL differences below that are not quadrature.
         kl_floor = max(_REFINE_FLOOR * _GTOL * abs(fine["KL"]), _REFINE_FLOOR * _EPS)
+        q = max(refinement_ratio(f_levels, floor_f), refinement_ratio(kl_levels, kl_floor))
+        err_f = float(np.max(refinement_error(f_levels, floor_f, ratio=q)))
         err_kl_abs = float(refinement_error(kl_levels, kl_floor, ratio=q)[0])
     err_kl = 0.0 if err_kl_abs == 0.0 else err_kl_abs / max(abs(fine["KL"]), 1e-300)
     return fine, its, fine_rule, err_f, err_kl, diff_f

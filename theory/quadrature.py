@@ -170,10 +170,18 @@ def refine(functional: Callable[[int], np.ndarray], K: int = 40) -> Refined:
     return Refined(value=fine, coarse=coarse, K=2 * K)
 
 
-def refinement_ratio(levels) -> float:
-    """``q = max|v_2K - v_K| / max|v_K - v_K/2|`` of three levels (inf when the first difference is 0)."""
+def refinement_ratio(levels, floor=0.0) -> float:
+    """``q = max|v_2K - v_K| / max|v_K - v_K/2|`` of three levels (inf when the first difference is 0).
+
+    Differences at or below the rounding ``floor`` (elementwise) are rounding, not convergence, and
+    are left out of both maxima: a ratio of two rounding errors says nothing about the rule (an
+    entry converged at K/2 has d1 = 0 and d2 = one ulp, which would otherwise give q = inf).
+    """
     half, coarse, fine = (np.asarray(v, dtype=np.float64) for v in levels)
-    m1, m2 = float(np.max(np.abs(coarse - half))), float(np.max(np.abs(fine - coarse)))
+    floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), fine.shape)
+    d1, d2 = np.abs(coarse - half), np.abs(fine - coarse)
+    m1 = float(np.max(np.where(d1 > floor, d1, 0.0), initial=0.0))
+    m2 = float(np.max(np.where(d2 > floor, d2, 0.0), initial=0.0))
     return m2 / m1 if m1 > 0 else (0.0 if m2 == 0 else np.inf)
 
 
@@ -194,7 +202,7 @@ def refinement_error(levels, floor=0.0, ratio=None) -> np.ndarray:
     """
     half, coarse, fine = (np.asarray(v, dtype=np.float64) for v in levels)
     floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), fine.shape)
-    q = refinement_ratio((half, coarse, fine)) if ratio is None else float(ratio)
+    q = refinement_ratio((half, coarse, fine), floor) if ratio is None else float(ratio)
     d1, d2 = np.abs(coarse - half), np.abs(fine - coarse)
     with np.errstate(invalid="ignore"):      # 0 * inf where d1 = 0 and q = inf: no information
         d = np.maximum(d2, np.nan_to_num(d1 * q, nan=0.0, posinf=np.inf))
