@@ -7,7 +7,10 @@ a handful of integers and floats, and big arrays are never drawn element by elem
 
 Premises are built in, not assumed away: datasets satisfy Assumption 4.1 by construction (unit
 directions times radii in [r_min, 1]) and are well separated for Assumption 4.3 (no two directions
-within angle ``min_angle`` of being parallel or antipodal, no x = 0), so rejection rates stay low.
+within angle ``min_angle`` of being parallel or antipodal, no x = 0; in d = 1, where every input is
+parallel, radii at least :data:`MIN_RADIUS_GAP` apart), so rejection rates stay low.  A size that
+cannot be separated is never drawn (:func:`separation_problem`), and :func:`build_dataset` refuses
+such a case, or a case with a missing or out-of-range field, with an error naming the field.
 Degenerate datasets (MATH 2.4) have their own strategy, for premise probes.
 
 Reuse for your own lemma::
@@ -27,6 +30,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.activations import Activation, get_activation, scaled
+from theory.errors import DomainError
 
 __all__ = [
     "seeds",
@@ -35,6 +39,8 @@ __all__ = [
     "build_activation",
     "dataset_cases",
     "build_dataset",
+    "separation_problem",
+    "MIN_RADIUS_GAP",
     "degenerate_dataset_cases",
     "build_degenerate_dataset",
     "hyperparameters",
@@ -81,34 +87,105 @@ def build_activation(spec: Mapping[str, Any]) -> Activation:
     return base if (c == 1.0 and s == 1.0) else scaled(base, c, s)
 
 
+#: Smallest gap between two radii of a 1-D dataset.  In d = 1 every input is parallel, so distinct
+#: radii are the only separation there is; a gap of 0.05 keeps h(theta r_i) clearly linearly
+#: independent for the smooth activations (Lambda well above the quadrature tolerance of
+#: Assumption 4.3), as 15 degrees of angle do in d >= 2.
+MIN_RADIUS_GAP = 0.05
+
+
+def separation_problem(n: int, d: int, r_min: float, min_angle_deg: float):
+    """Why ``n`` inputs in ``R^d`` cannot honour the promised separation, or None when they can.
+
+    The promise (Assumption 4.3 by construction): every |x_i| in [r_min, 1] with r_min > 0 (no x = 0);
+    in d = 1 consecutive radii at least :data:`MIN_RADIUS_GAP` apart (radii evenly spaced in
+    [r_min, 1]); in d >= 2 no two directions within ``min_angle_deg`` of parallel or antipodal.  The
+    d >= 2 test ``n * min_angle < 180 degrees`` is exact in d = 2 and sufficient in d >= 3 (a planar
+    configuration embeds), so every accepted combination has a construction that cannot fail.
+    """
+    if d == 1:
+        if n > 1 and (1.0 - r_min) / (n - 1) < MIN_RADIUS_GAP * (1.0 - 1e-12):
+            return (f"d=1 inputs are parallel and need distinct radii >= {MIN_RADIUS_GAP} apart in "
+                    f"[r_min, 1]; n={n} with r_min={r_min!r} leaves a gap of {(1.0 - r_min) / (n - 1):.3g}")
+        return None
+    if n * math.radians(min_angle_deg) >= math.pi:
+        return (f"n={n} directions cannot be pairwise {min_angle_deg!r} degrees from parallel and "
+                f"antipodal (needs n * min_angle_deg < 180)")
+    return None
+
+
+def _check_range(name: str, value) -> Tuple[int, int]:
+    ok = (isinstance(value, tuple) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and 1 <= value[0] <= value[1])
+    if not ok:
+        raise DomainError(f"{name} must be a tuple (lo, hi) of integers with 1 <= lo <= hi, got {value!r}")
+    return value
+
+
+def _check_separation_params(r_min, min_angle_deg) -> Tuple[float, float]:
+    if isinstance(r_min, bool) or not isinstance(r_min, (int, float)) or not 0.0 < r_min <= 1.0:
+        raise DomainError(f"r_min must be a number in (0, 1] (x = 0 would break Assumption 4.3), got {r_min!r}")
+    if (isinstance(min_angle_deg, bool) or not isinstance(min_angle_deg, (int, float))
+            or not 0.0 < min_angle_deg <= 90.0):
+        raise DomainError(f"min_angle_deg must be a number in (0, 90], got {min_angle_deg!r}")
+    return float(r_min), float(min_angle_deg)
+
+
 def dataset_cases(n: Tuple[int, int] = (2, 4), d: Tuple[int, int] = (1, 2), labels: str = "continuous",
                   r_min: float = 0.5, min_angle_deg: float = 15.0) -> st.SearchStrategy[Dict[str, Any]]:
-    """Dataset cases ``{"n", "d", "seed", "labels", "r_min", "min_angle_deg"}`` (Assumption 4.1 by construction).
+    """Dataset cases ``{"n", "d", "seed", "labels", "r_min", "min_angle_deg"}`` (Assumptions 4.1 and 4.3 by construction).
 
-    For d = 1 all inputs are parallel; the builder then spaces radii evenly in [r_min, 1] instead.
+    Every case drawn honours the separation of :func:`separation_problem`: sizes ``(n, d)`` in the
+    given ranges that cannot (for example d = 1 with r_min = 1, where all inputs would coincide) are
+    never drawn, and a range holding no such size raises :class:`~theory.errors.DomainError` (a
+    ``ValueError``) here, not at build time.
     """
     if labels not in LABEL_KINDS:
-        raise ValueError(f"labels must be one of {LABEL_KINDS}, got {labels!r}")
-    return st.builds(
-        lambda nn, dd, sd: {"n": nn, "d": dd, "seed": sd, "labels": labels, "r_min": r_min,
+        raise DomainError(f"labels must be one of {LABEL_KINDS}, got {labels!r}")
+    n, d = _check_range("n", n), _check_range("d", d)
+    r_min, min_angle_deg = _check_separation_params(r_min, min_angle_deg)
+
+    def n_max(dd: int) -> int:
+        # Feasibility is monotone in n for a fixed d, so the admissible n form an interval.
+        hi = n[0] - 1
+        while hi < n[1] and separation_problem(hi + 1, dd, r_min, min_angle_deg) is None:
+            hi += 1
+        return hi
+
+    # Feasibility is the same for every d >= 2, so the admissible d form an interval too.
+    one_ok = d[0] == 1 and n_max(1) >= n[0]
+    many_ok = d[1] >= 2 and n_max(2) >= n[0]
+    if not (one_ok or many_ok):
+        raise DomainError(f"no dataset size in n={n}, d={d} can honour the separation: "
+                         f"{separation_problem(n[0], d[0], r_min, min_angle_deg)}")
+    d_lo, d_hi = (1 if one_ok else max(d[0], 2)), (d[1] if many_ok else 1)
+
+    def with_d(dd: int):
+        return st.builds(
+            lambda nn, sd: {"n": nn, "d": dd, "seed": sd, "labels": labels, "r_min": r_min,
                             "min_angle_deg": min_angle_deg},
-        st.integers(*n), st.integers(*d), seeds())
+            st.integers(n[0], n_max(dd)), seeds())
+
+    return st.integers(d_lo, d_hi).flatmap(with_d)
+
+
+def _planar_directions(rng: np.random.Generator, n: int, min_angle_deg: float) -> np.ndarray:
+    """n unit vectors in R^2, no pair within ``min_angle`` of parallel or antipodal (needs n * gap < pi)."""
+    # Angles on the half circle [0, pi) with gaps >= min_angle (mod pi) are exactly the
+    # configurations with no near-parallel or near-antipodal pair.
+    gap = math.radians(min_angle_deg)
+    free = math.pi - n * gap
+    cuts = np.sort(rng.uniform(0.0, free, size=n))
+    angles = cuts + gap * np.arange(n) + rng.uniform(0.0, math.pi)
+    signs = rng.choice([-1.0, 1.0], size=n)
+    return signs[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
 def _separated_directions(rng: np.random.Generator, n: int, d: int, min_angle_deg: float) -> np.ndarray:
     """n unit vectors in R^d, no pair within ``min_angle`` of parallel or antipodal (d >= 2)."""
-    cos_max = math.cos(math.radians(min_angle_deg))
     if d == 2:
-        # Angles on the half circle [0, pi) with gaps >= min_angle (mod pi) are exactly the
-        # configurations with no near-parallel or near-antipodal pair.
-        gap = math.radians(min_angle_deg)
-        if n * gap >= math.pi:
-            raise ValueError(f"cannot place n={n} directions in d=2 with min_angle_deg={min_angle_deg}")
-        free = math.pi - n * gap
-        cuts = np.sort(rng.uniform(0.0, free, size=n))
-        angles = cuts + gap * np.arange(n) + rng.uniform(0.0, math.pi)
-        signs = rng.choice([-1.0, 1.0], size=n)
-        return signs[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        return _planar_directions(rng, n, min_angle_deg)
+    cos_max = math.cos(math.radians(min_angle_deg))
     out = []
     for _ in range(10_000):
         v = rng.standard_normal(d)
@@ -117,28 +194,52 @@ def _separated_directions(rng: np.random.Generator, n: int, d: int, min_angle_de
             out.append(v)
             if len(out) == n:
                 return np.array(out)
-    raise ValueError(f"could not draw n={n} directions in d={d} separated by {min_angle_deg} degrees")
+    # Rejection sampling ran out (a crowded sphere): a planar configuration in a random 2-plane
+    # keeps the promise, since separation_problem accepted n * min_angle < 180 degrees.
+    q, _ = np.linalg.qr(rng.standard_normal((d, 2)))
+    return _planar_directions(rng, n, min_angle_deg) @ q.T
+
+
+def _case_int(case: Mapping[str, Any], key: str, lo: int, hi: int) -> int:
+    value = case[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise DomainError(f"case[{key!r}] must be an integer in [{lo}, {hi}], got {value!r}")
+    return int(value)
 
 
 def build_dataset(case: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """``(X (n, d), y (n,))`` of a dataset case; deterministic in the case."""
-    n, d = int(case["n"]), int(case["d"])
-    rng = np.random.default_rng(int(case["seed"]))
-    r_min = float(case.get("r_min", 0.5))
+    """``(X (n, d), y (n,))`` of a dataset case; deterministic in the case.
+
+    Raises :class:`~theory.errors.DomainError` (a ``ValueError``) naming the case field when a field
+    is missing or out of range, or when the case cannot honour the separation promised by :func:`dataset_cases` (:func:`separation_problem`).
+    """
+    missing = [k for k in ("n", "d", "seed") if k not in case]
+    if missing:
+        raise DomainError(f"dataset case is missing the field(s) {missing}: {dict(case)!r}")
+    # 10_000 inputs is far above any claim's n; the bound keeps a typo (n = 1e9) from exhausting memory.
+    n, d = _case_int(case, "n", 1, 10_000), _case_int(case, "d", 1, 10_000)
+    seed = _case_int(case, "seed", 0, 2 ** 32 - 1)
+    r_min, min_angle = _check_separation_params(case.get("r_min", 0.5), case.get("min_angle_deg", 15.0))
+    problem = separation_problem(n, d, r_min, min_angle)
+    if problem is not None:
+        raise DomainError(f"dataset case {dict(case)!r} cannot be separated: {problem}")
+    rng = np.random.default_rng(seed)
     if d == 1:
         # Parallel inputs are unavoidable in 1-D; distinct radii keep h(theta r_i) linearly
         # independent for the smooth non-polynomial activations, so Lambda > 0 still.
         X = (np.linspace(1.0, r_min, n) if n > 1 else np.ones(1))[:, None]
     else:
-        X = _separated_directions(rng, n, d, float(case.get("min_angle_deg", 15.0)))
+        X = _separated_directions(rng, n, d, min_angle)
         X = X * rng.uniform(r_min, 1.0, size=n)[:, None]
     kind = case.get("labels", "continuous")
     if kind == "pm1":
         y = rng.choice([-1.0, 1.0], size=n)
     elif kind == "inside":
         y = rng.uniform(-0.9, 0.9, size=n)
-    else:
+    elif kind == "continuous":
         y = rng.uniform(-1.0, 1.0, size=n)
+    else:
+        raise DomainError(f"case['labels'] must be one of {LABEL_KINDS}, got {kind!r}")
     return X, y
 
 

@@ -179,3 +179,54 @@ def test_scaled_rejects_wrong_types():
         get_activation("tanhh")
     with pytest.raises(TypeError, match="activation must be an Activation or a name"):
         get_activation(3)
+
+
+# ---------------------------------------------------------------------------------------------
+# user activations are wrapped once: outputs checked for kind, shape and finiteness (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+from theory.activations import from_callables  # noqa: E402
+from theory.errors import ActivationError  # noqa: E402
+from theory.kernels import gram_p0  # noqa: E402
+
+_TANH_DERIVS = [np.tanh, lambda z: 1 - np.tanh(z) ** 2, lambda z: -2 * np.tanh(z) * (1 - np.tanh(z) ** 2),
+                lambda z: np.zeros_like(z), lambda z: np.zeros_like(z)]
+
+
+def _user(name, h):
+    return from_callables(name, [h] + _TANH_DERIVS[1:])
+
+
+def _boom(z):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("name,h,match", [
+    ("nan-act", lambda z: np.full(np.shape(z), np.nan), r"activation 'nan-act': h\(z\) = nan at z = "),
+    ("tail-act", lambda z: np.where(np.abs(z) > 3.0, np.inf, np.tanh(z)), r"activation 'tail-act': h\(z\) = inf at z = "),
+    ("shape-act", lambda z: np.zeros(3), r"activation 'shape-act': h\(z\) must have the shape of z"),
+    ("raise-act", _boom, r"activation 'raise-act': derivative of order 0 raised RuntimeError: boom"),
+    ("str-act", lambda z: "x", r"activation 'str-act': h\(z\) returned str"),
+])
+def test_bad_user_activation_is_named_on_the_quadrature_nodes(name, h, match):
+    X = np.array([[1.0, 0.0], [0.5, 0.8]])
+    with pytest.raises(ActivationError, match=match):
+        gram_p0(X, _user(name, h), K=20)
+
+
+def test_user_activation_outputs_are_checked_but_valid_ones_pass():
+    act = _user("my-tanh", np.tanh)
+    z = np.linspace(-2, 2, 7)
+    np.testing.assert_array_equal(act.h(z), np.tanh(z))
+    # A scalar output broadcasts (a constant function is a legitimate, if degenerate, activation).
+    const = from_callables("const", [lambda z: 0.5] + [lambda z: 0.0] * 4)
+    np.testing.assert_array_equal(const.h(z), np.full(7, 0.5))
+    # Finite z only: an activation need not be finite at z = inf, which no computation passes.
+    assert np.isnan(_user("nan-at-inf", lambda z: np.where(np.isfinite(z), 0.0, np.nan)).h(np.array([np.inf])))[0]
+
+
+def test_scaled_refuses_scales_that_overflow():
+    with pytest.raises(DomainError, match=r"s must be >= 1e-50 .*got 1e-300"):
+        scaled(TANH, 1.0, 1e-300)
+    with pytest.raises(DomainError, match=r"c must be <= 1e\+100"):
+        scaled(TANH, 1e200, 1.0)

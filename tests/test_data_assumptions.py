@@ -198,3 +198,105 @@ def test_report_is_consistent():
         AssumptionReport(holds=False, margin=1.0, detail="", status="maybe")
     with pytest.raises(ValueError, match="margin must not be NaN"):
         AssumptionReport(holds=False, margin=float("nan"), detail="", status="fails")
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset strategies honour the separation they promise (issue 11 item 8)
+# ---------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from checks.strategies import (DEGENERATE_KINDS, MIN_RADIUS_GAP, build_dataset,  # noqa: E402
+                               build_degenerate_dataset, dataset_cases, degenerate_dataset_cases,
+                               separation_problem)
+
+#: Rounding of x / |x| times a radius and of the cosine of two such vectors: a few ulps; 1e-12 is
+#: far below the smallest promised margin (cos 89 deg - cos 90 deg ~ 0.017, a radius gap of 0.05).
+_GEOM_TOL = 1e-12
+
+
+def _assert_separated(X: np.ndarray, case) -> None:
+    n, d = X.shape
+    norms = np.linalg.norm(X, axis=1)
+    assert np.all(norms >= case["r_min"] - _GEOM_TOL) and np.all(norms <= 1.0 + _GEOM_TOL), norms
+    if d == 1:
+        radii = np.sort(X[:, 0])
+        assert radii[0] > 0.0
+        assert n == 1 or np.min(np.diff(radii)) >= MIN_RADIUS_GAP - _GEOM_TOL, radii
+        return
+    U = X / norms[:, None]
+    cos = np.abs(U @ U.T)[np.triu_indices(n, 1)]
+    assert n == 1 or cos.max() <= math.cos(math.radians(case["min_angle_deg"])) + _GEOM_TOL, cos
+
+
+def test_dataset_cases_regression_d1_unit_radius():
+    # The reported bug: d = 1 with r_min = 1 built X = [1, 1, 1]; such sizes are no longer drawn.
+    @settings(max_examples=30)
+    @given(dataset_cases(n=(2, 4), d=(1, 3), r_min=1.0))
+    def run(case):
+        assert case["d"] >= 2
+        _assert_separated(build_dataset(case)[0], case)
+    run()
+    with pytest.raises(ValueError, match="no dataset size in n=.*can honour the separation"):
+        dataset_cases(n=(2, 4), d=(1, 1), r_min=1.0)
+    with pytest.raises(ValueError, match="cannot be separated"):
+        build_dataset({"n": 3, "d": 1, "seed": 0, "r_min": 1.0})
+
+
+@st.composite
+def _strategy_parameters(draw):
+    n_lo = draw(st.integers(1, 8))
+    d_lo = draw(st.integers(1, 4))
+    return dict(n=(n_lo, draw(st.integers(n_lo, 14))), d=(d_lo, draw(st.integers(d_lo, 5))),
+                labels=draw(st.sampled_from(["continuous", "pm1", "inside"])),
+                r_min=draw(st.sampled_from([1e-3, 0.25, 0.5, 0.9, 0.97, 1.0]) | st.floats(1e-3, 1.0)),
+                min_angle_deg=draw(st.sampled_from([1.0, 15.0, 30.0, 45.0, 60.0, 89.0]) | st.floats(0.5, 90.0)))
+
+
+@settings(max_examples=60)
+@given(_strategy_parameters(), st.data())
+def test_every_dataset_strategy_honours_its_separation(params, data):
+    # Either the strategy refuses the parameters at construction, or every case it draws builds a
+    # dataset with the promised separation (and a case with an unsatisfiable size is never drawn).
+    try:
+        strategy = dataset_cases(**params)
+    except ValueError as exc:
+        assert "can honour the separation" in str(exc)
+        assert all(separation_problem(nn, dd, params["r_min"], params["min_angle_deg"]) is not None
+                   for nn in range(params["n"][0], params["n"][1] + 1)
+                   for dd in range(params["d"][0], params["d"][1] + 1))
+        return
+    case = data.draw(strategy)
+    assert params["n"][0] <= case["n"] <= params["n"][1] and params["d"][0] <= case["d"] <= params["d"][1]
+    X, y = build_dataset(case)
+    assert X.shape == (case["n"], case["d"]) and y.shape == (case["n"],) and np.all(np.abs(y) <= 1.0)
+    _assert_separated(X, case)
+
+
+@settings(max_examples=30)
+@given(degenerate_dataset_cases())
+def test_degenerate_strategy_builds_what_it_promises(case):
+    # The promise is the opposite one: a structural reason for Lambda = 0 (duplicate, antipodal
+    # or zero rows with the right activation).
+    X, act = build_degenerate_dataset(case)
+    kind = case["kind"]
+    assert kind in DEGENERATE_KINDS
+    if kind == "duplicate":
+        assert np.array_equal(X[0], X[1])
+    elif kind in ("antipodal", "sigmoid-triple"):
+        assert np.array_equal(X[0], -X[1])
+    if kind in ("zero-input", "sigmoid-triple"):
+        assert not np.any(X[-1])
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"d": 2, "seed": 0}, "missing the field"),
+    ({"n": 1e200, "d": 2, "seed": 0}, r"case\['n'\] must be an integer"),
+    ({"n": 2, "d": 2, "seed": -1}, r"case\['seed'\] must be an integer"),
+    ({"n": 2, "d": 2, "seed": 0, "r_min": 0.0}, "r_min must be a number in"),
+    ({"n": 2, "d": 2, "seed": 0, "labels": "what"}, r"case\['labels'\] must be one of"),
+])
+def test_build_dataset_names_the_bad_case_field(bad, match):
+    with pytest.raises(ValueError, match=match):
+        build_dataset(bad)

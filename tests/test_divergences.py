@@ -284,3 +284,97 @@ def test_unconverged_quadrature_warns_and_says_so(monkeypatch):
     with pytest.warns(QuadratureWarning, match="above its tolerance"):
         r = kl_1d(gaussian_1d(0.5, 1.0))
     assert not r.converged and math.isfinite(r.value) and r.error > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy near equality, against mpmath at 60 digits (issue 13: the Bures trace formula and the
+# log-det form of KL cancel when the two Gaussians almost agree)
+# ---------------------------------------------------------------------------------------------
+
+import mpmath  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+#: Relative accuracy demanded near equality.  Both forms are sums of non-negative terms computed
+#: from the covariance difference, so the error is a modest multiple of eps times the condition
+#: number of S2 (eigenvalues in [0.01, 3] here, <= 300): 300 * 1e-16 * a safety factor 30 ~ 1e-12.
+#: The old trace formulas were off by 44% (W2) and by a factor 40 (KL) on these inputs.
+NEAR_RTOL = 1e-12
+
+
+def _mp_w2_squared(m1, S1, m2, S2):
+    with mpmath.workdps(60):
+        A = mpmath.sqrtm(mpmath.matrix(S2.tolist()))
+        R = mpmath.sqrtm(A * mpmath.matrix(S1.tolist()) * A)
+        k = len(m1)
+        tr = sum(mpmath.mpf(S1[i, i]) + mpmath.mpf(S2[i, i]) - 2 * R[i, i] for i in range(k))
+        return float(sum((mpmath.mpf(a) - mpmath.mpf(b)) ** 2 for a, b in zip(m1, m2)) + mpmath.re(tr))
+
+
+def _mp_kl(m1, S1, m2, S2):
+    with mpmath.workdps(60):
+        A, B = mpmath.matrix(S1.tolist()), mpmath.matrix(S2.tolist())
+        Bi = B ** -1
+        dm = mpmath.matrix([mpmath.mpf(b) - mpmath.mpf(a) for a, b in zip(m1, m2)])
+        k = len(m1)
+        tr = sum((Bi * A)[i, i] for i in range(k))
+        return float((tr + (dm.T * Bi * dm)[0] - k + mpmath.log(mpmath.det(B)) - mpmath.log(mpmath.det(A))) / 2)
+
+
+def _near_pair(seed, k, log_eps, mean_shift):
+    rng = np.random.default_rng(seed)
+    _, S2 = random_gaussian(rng, k, lo=0.01, hi=3.0)
+    E = rng.standard_normal((k, k))
+    S1 = S2 + 10.0 ** log_eps * 0.5 * (E + E.T)
+    S1 = 0.5 * (S1 + S1.T)
+    if np.linalg.eigvalsh(S1)[0] <= 0:  # a perturbation this large can leave the PD cone
+        S1 = S2 + 10.0 ** log_eps * np.eye(k)
+    m2 = rng.standard_normal(k)
+    return m2 + mean_shift * rng.standard_normal(k), S1, m2, S2
+
+
+_near = dict(seed=st.integers(0, 2 ** 32 - 1), k=st.integers(1, 4), log_eps=st.floats(-12.0, -2.0),
+             mean_shift=st.sampled_from([0.0, 1e-9, 1e-6]))
+
+
+@settings(max_examples=25)
+@given(**_near)
+@example(seed=1, k=3, log_eps=-8.0, mean_shift=0.0)
+@example(seed=2, k=2, log_eps=-12.0, mean_shift=0.0)
+def test_w2_gaussian_near_equality_matches_mpmath(seed, k, log_eps, mean_shift):
+    m1, S1, m2, S2 = _near_pair(seed, k, log_eps, mean_shift)
+    ref = _mp_w2_squared(m1, S1, m2, S2)
+    assert w2_squared_gaussian(m1, S1, m2, S2) == pytest.approx(ref, rel=NEAR_RTOL, abs=1e-300)
+    assert w2_squared_gaussian(m2, S2, m1, S1) == pytest.approx(ref, rel=NEAR_RTOL, abs=1e-300)
+
+
+@settings(max_examples=25)
+@given(**_near)
+@example(seed=1, k=3, log_eps=-9.0, mean_shift=1e-9)
+def test_kl_gaussian_near_equality_matches_mpmath(seed, k, log_eps, mean_shift):
+    m1, S1, m2, S2 = _near_pair(seed, k, log_eps, mean_shift)
+    assert kl_gaussian(m1, S1, m2, S2) == pytest.approx(_mp_kl(m1, S1, m2, S2), rel=NEAR_RTOL, abs=1e-300)
+
+
+def test_issue_13_reproductions_near_equality():
+    # The two one-line reproductions of the issue: covariances 1e-8 I apart, and KL(mu, S || 0, I)
+    # at a 1e-9 perturbation, where kl_gaussian_p0 was already accurate.
+    S2 = np.diag([0.0036, 1.0, 2.0])
+    S1 = S2 + 1e-8 * np.eye(3)
+    z = np.zeros(3)
+    assert w2_gaussian(z, S1, z, S2) == pytest.approx(math.sqrt(_mp_w2_squared(z, S1, z, S2)), rel=NEAR_RTOL)
+    m, S = np.full(3, 1e-9), np.eye(3) + 1e-9 * np.diag([1.0, -2.0, 0.5])
+    ref = _mp_kl(m, S, z, np.eye(3))
+    assert kl_gaussian(m, S, z, np.eye(3)) == pytest.approx(ref, rel=NEAR_RTOL)
+    assert kl_gaussian_p0(m, S) == pytest.approx(ref, rel=NEAR_RTOL)
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 2 ** 32 - 1), k=st.integers(1, 4))
+def test_w2_and_kl_far_from_equality_match_mpmath(seed, k):
+    # The cancellation-free forms must not cost accuracy away from equality either.
+    rng = np.random.default_rng(seed)
+    m1, S1 = random_gaussian(rng, k)
+    m2, S2 = random_gaussian(rng, k)
+    assert w2_squared_gaussian(m1, S1, m2, S2) == pytest.approx(_mp_w2_squared(m1, S1, m2, S2), rel=1e-12)
+    assert kl_gaussian(m1, S1, m2, S2) == pytest.approx(_mp_kl(m1, S1, m2, S2), rel=1e-12)

@@ -209,3 +209,40 @@ def test_output_validation():
         second_moment(p.theta)
     with pytest.raises(TypeError, match="particles must be a Particles"):
         mean_cov(p.theta)
+
+
+# ---------------------------------------------------------------------------------------------
+# the validation layer at this boundary (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+def test_output_accepts_numpy_scalars_and_0d_alpha():
+    p = sample_p0(4, 2, 0, symmetric=False)
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    ref = output(p, X, TANH, 10.0)
+    for alpha in (np.array(10.0), np.float32(10.0), np.int64(10), 10):
+        np.testing.assert_allclose(output(p, X, TANH, alpha), ref, rtol=1e-7)
+
+
+@pytest.mark.parametrize("X,err,match", [
+    (np.ones((2, 2), dtype=bool), TypeError, "X must be an array of real numbers .*dtype bool"),
+    (np.ones((2, 2)) + 0j, TypeError, "X must be an array of real numbers .*dtype complex"),
+    ([["1", "0"], ["0", "1"]], TypeError, "X must be an array of real numbers .*dtype string"),
+    ([[1.0, 2.0], [3.0]], TypeError, "X must be an array of numbers"),
+    (np.full((2, 2), 1e200), DomainError, "X has an entry of size 1e\\+200, beyond 1e\\+150"),
+])
+def test_output_refuses_bad_inputs_by_name(X, err, match):
+    with pytest.raises(err, match=match):
+        output(sample_p0(4, 2, 0), X, TANH, 1.0)
+
+
+def test_negative_seed_is_refused_by_name():
+    with pytest.raises(DomainError, match="rng must be a seed >= 0, got -1"):
+        sample_p0(4, 2, -1)
+
+
+def test_particle_weights_must_form_a_probability_measure():
+    p = sample_p0(4, 2, 0)
+    with pytest.raises(DomainError, match="weights must sum to 1"):
+        Particles(p.theta, p.u, np.full(4, 0.3))
+    with pytest.raises(DomainError, match="weights must sum to 1"):
+        gram_particles(p.theta, p.u, np.eye(2), TANH, np.full(4, 0.3))

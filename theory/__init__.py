@@ -1,6 +1,11 @@
 """gntk-checks theory core: the mathematics of Chen, Cao, Gu, Zhang (NeurIPS 2020) in numpy/scipy.
 
-Never imports hypothesis or pytest (DESIGN 2).  Notation table (paper symbol -> code name):
+Never imports hypothesis or pytest (docs/architecture.md).  ``theory.__all__`` lists the public
+modules; each lists its public functions and classes in its own ``__all__``, and every public
+function validates its arguments at this boundary (docs/architecture.md#reliability).  Modules are
+imported on first attribute access (``theory.kernels``), so ``import theory`` stays cheap.
+
+Notation table (paper symbol -> code name):
 
 ======================  ==========================================
 paper                    code
@@ -25,3 +30,16 @@ KL, chi^2, W2            ``divergences.kl_*``, ``chi2_*``, ``w2_*``
 """
 
 __version__ = "0.1.0"
+
+import importlib as _importlib
+
+__all__ = ["activations", "assumptions", "bounds", "data", "divergences", "dynamics", "errors",
+           "generalisation", "gibbs", "kernels", "network", "quadrature", "rademacher", "stability",
+           "trajectory"]
+
+
+def __getattr__(name: str):
+    """Import a public module on first access (PEP 562)."""
+    if name in __all__:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

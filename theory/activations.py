@@ -27,8 +27,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 from scipy import special
 
-from ._validation import check_positive
-from .errors import DomainError, MissingDerivativeError
+from ._validation import as_float_array, check_activation_output, check_int, check_positive, check_vector
+from .errors import ActivationError, DomainError, MissingDerivativeError, ShapeError
 
 __all__ = [
     "GConstants",
@@ -264,16 +264,20 @@ IDENTITY = Activation(name="identity", derivs=_identity_derivs, admissible=False
 BUILTINS = {a.name: a for a in (TANH, SIGMOID, ERF, RELU, SOFTPLUS, IDENTITY)}
 
 
-def get_activation(name_or_activation) -> Activation:
-    """Look up a built-in activation by name (or pass an :class:`Activation` through)."""
+def get_activation(name_or_activation, *, arg: str = "act") -> Activation:
+    """Look up a built-in activation by name (or pass an :class:`Activation` through).
+
+    ``arg`` is the caller's argument name, used in the error message.
+    """
     if isinstance(name_or_activation, Activation):
         return name_or_activation
     if not isinstance(name_or_activation, str):
-        raise TypeError(f"activation must be an Activation or a name, got {type(name_or_activation).__name__}")
+        raise TypeError(f"{arg}: activation must be an Activation or a name, got "
+                        f"{type(name_or_activation).__name__}: {name_or_activation!r}")
     try:
         return BUILTINS[name_or_activation]
     except KeyError:
-        raise DomainError(f"activation must be one of {sorted(BUILTINS)}, got {name_or_activation!r}") from None
+        raise DomainError(f"{arg}: activation must be one of {sorted(BUILTINS)}, got {name_or_activation!r}") from None
 
 
 def scaled(act: Activation, c: float = 1.0, s: float = 1.0) -> Activation:
@@ -282,8 +286,10 @@ def scaled(act: Activation, c: float = 1.0, s: float = 1.0) -> Activation:
     k-th derivative: ``c s^{-k} act^{(k)}(z / s)``.
     """
     act = get_activation(act)
-    c = check_positive("c", c)
-    s = check_positive("s", s)
+    # The constants scale like c / s^3 and the fourth derivative like c / s^4: with c <= 1e100
+    # and s >= 1e-50 they stay below 1e300 (times G <= 2); s <= 1e60 keeps s^3 finite.
+    c = check_positive("c", c, maximum=1e100, why="c * G must stay inside float64")
+    s = check_positive("s", s, minimum=1e-50, maximum=1e60, why="c / s^4 and s^3 must stay inside float64")
     base = act
 
     def derivs(z, upto):
@@ -302,8 +308,12 @@ def scaled(act: Activation, c: float = 1.0, s: float = 1.0) -> Activation:
 
 def combination(weights: Sequence[float], activations: Sequence[Activation]) -> Activation:
     """A positive combination ``sum_k w_k act_k`` (constants certified: sups are not additive)."""
-    acts = [get_activation(a) for a in activations]
-    ws = [check_positive(f"weights[{i}]", w) for i, w in enumerate(weights)]
+    if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
+        raise TypeError(f"activations must be a sequence of activations, got {type(activations).__name__}: "
+                        f"{activations!r}")
+    acts = [get_activation(a, arg=f"activations[{i}]") for i, a in enumerate(activations)]
+    ws = [check_positive(f"weights[{i}]", w, maximum=1e100, why="a sum of weighted values must stay finite")
+          for i, w in enumerate(check_vector("weights", weights))]
     if len(ws) != len(acts) or not acts:
         raise DomainError(f"weights and activations must be non-empty and of equal length, "
                           f"got {len(ws)} and {len(acts)}")
@@ -325,13 +335,28 @@ def from_callables(name: str, funcs: Sequence[Func], *, odd: bool = False) -> Ac
     """A user-supplied smooth activation from ``[h, h', h'', h''', h'''']`` (vectorised callables).
 
     All five are needed: G5 = sup|h'''| is certified with the Lipschitz constant sup|h''''|.
+    The functions are wrapped once, here: every evaluation (the quadrature nodes included) checks
+    that each returns finite numbers of the shape of ``z``, and an exception of a user function
+    becomes an :class:`~theory.errors.ActivationError` naming the activation and ``z``.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}: {name!r}")
+    if isinstance(funcs, (str, bytes)) or not isinstance(funcs, Sequence):
+        raise TypeError(f"funcs must be a sequence of five callables, got {type(funcs).__name__}: {funcs!r}")
     funcs = list(funcs)
     if len(funcs) != 5 or not all(callable(f) for f in funcs):
         raise DomainError(f"funcs must be five callables [h, h', h'', h''', h''''], got {len(funcs)} items")
 
     def derivs(z, upto):
-        return [np.asarray(funcs[k](z), dtype=np.float64) for k in range(upto + 1)]
+        out = []
+        for k in range(upto + 1):
+            try:
+                value = funcs[k](z)
+            except Exception as exc:  # noqa: BLE001 - any failure of user code is reported as such
+                raise ActivationError(f"activation {name!r}: derivative of order {k} raised "
+                                      f"{type(exc).__name__}: {exc} (z of shape {np.shape(z)})") from exc
+            out.append(check_activation_output(name, k, z, value))
+        return out
 
     return Activation(name=name, derivs=derivs, odd=odd)
 
@@ -356,9 +381,20 @@ def certified_sup(g: Func, lipschitz, *, half_width: float = _HALF_WIDTH, n_grid
     ``(nodes, delta) -> local bounds``.  Outside [-L, L] the function is assumed monotone in |z|
     (true for the saturating activations of this project); the values at ``|z| = 1e6`` bound the tails.
     """
+    if not callable(g):
+        raise TypeError(f"g must be a callable, got {type(g).__name__}: {g!r}")
+    half_width = check_positive("half_width", half_width, maximum=1e6, why="the grid must stay inside the tails")
+    n_grid = check_int("n_grid", n_grid, minimum=3)
     grid = np.linspace(-half_width, half_width, n_grid)
     delta = grid[1] - grid[0]
-    lip = np.asarray(lipschitz(grid, delta) if callable(lipschitz) else lipschitz, dtype=np.float64)
+    if callable(lipschitz):
+        lip = np.asarray(lipschitz(grid, delta), dtype=np.float64)
+    elif isinstance(lipschitz, (bool, np.bool_)) or not isinstance(lipschitz, (int, float, np.number, np.ndarray)):
+        raise TypeError(f"lipschitz must be a number or a callable, got {type(lipschitz).__name__}: {lipschitz!r}")
+    else:
+        lip = as_float_array("lipschitz", lipschitz, finite=False)
+    if lip.ndim > 0 and lip.shape != grid.shape:
+        raise ShapeError(f"lipschitz must be a number or one bound per grid node {grid.shape}, got shape {lip.shape}")
     if not (np.all(np.isfinite(lip)) and np.all(lip >= 0)):
         raise DomainError(f"lipschitz must be finite and >= 0, got {lipschitz!r}")
     vals = np.abs(np.asarray(g(grid), dtype=np.float64))

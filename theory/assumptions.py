@@ -124,6 +124,8 @@ def lambda_tolerance(consts: KernelConstants) -> float:
     * rounding: each entry is a weighted sum of K^2 products bounded by ||H||, accurate to a few
       tens of eps relative, and eigvalsh adds O(n eps ||H||); ``64 n eps ||H||_2`` covers both.
     """
+    if not isinstance(consts, KernelConstants):
+        raise TypeError(f"consts must be a KernelConstants (from kernel_constants), got {type(consts).__name__}: {consts!r}")
     return consts.n * consts.quad_error + 64.0 * consts.n * _EPS * consts.H_norm
 
 

@@ -26,7 +26,7 @@ from scipy.integrate import cubature
 from scipy.optimize import linear_sum_assignment
 from scipy.special import log_ndtr, logsumexp, ndtri, ndtri_exp
 
-from ._validation import as_float_array, check_matrix, check_positive, check_rng, check_vector
+from ._validation import MAX_ABS, as_float_array, check_positive, check_real, check_rng, check_vector
 from .errors import ConvergenceError, DomainError, QuadratureWarning, ShapeError
 
 __all__ = [
@@ -40,10 +40,6 @@ __all__ = [
 #: Half-width of the z-range integrated: phi(37.5) ~ 1e-306 is still a normal float, and what lies
 #: beyond (mass ~ 1e-308 times polynomial growth) is far below any tolerance we use.
 Z_MAX = 37.5
-#: Relative asymmetry of a covariance accepted as rounding noise (products like A A^T).
-_SYM_RTOL = 1e-10
-#: Eigenvalues of a PSD covariance down to -_PSD_RTOL * largest are rounding noise, clipped to 0.
-_PSD_RTOL = 1e-12
 #: Quadrature tolerances: values are O(1e-3..1e2); 1e-12 relative leaves room under the 1e-11
 #: agreement MATH 4.4 reports between two independent quadratures.
 _QUAD_RTOL, _QUAD_ATOL = 1e-12, 1e-15
@@ -57,123 +53,10 @@ def _log_phi(z):
 
 
 # ------------------------------------------------------------------------------------ Gaussians
-def _mean_cov(mean, cov, names: Tuple[str, str], psd: bool = False):
-    """Validated ``(m (k,), S (k,k) symmetrised, eigenvalues (k,), eigenvectors (k,k))``."""
-    m = check_vector(names[0], mean)
-    S = check_matrix(names[1], cov, rows=m.size, cols=m.size)
-    scale = max(1.0, float(np.max(np.abs(S))))
-    asym = float(np.max(np.abs(S - S.T)))
-    if asym > _SYM_RTOL * scale:
-        raise DomainError(f"{names[1]} must be symmetric, got max |S - S^T| = {asym:.3g}")
-    S = 0.5 * (S + S.T)
-    e, V = np.linalg.eigh(S)
-    if psd:
-        if e[0] < -_PSD_RTOL * max(1.0, e[-1]):
-            raise DomainError(f"{names[1]} must be positive semi-definite, smallest eigenvalue {e[0]:.6g}")
-        e = np.clip(e, 0.0, None)
-    elif e[0] <= 0.0:
-        raise DomainError(f"{names[1]} must be positive definite, smallest eigenvalue {e[0]:.6g}")
-    return m, S, e, V
-
-
-def _psd_sqrt(e: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Symmetric square root from an eigendecomposition (eigenvalues already >= 0)."""
-    return (V * np.sqrt(e)) @ V.T
-
-
-def kl_gaussian(m1, S1, m2, S2) -> float:
-    """``KL(N(m1,S1) || N(m2,S2))`` in closed form (MATH 4.4).
-
-    ``KL = 1/2 [tr(S2^{-1} S1) + (m2-m1)^T S2^{-1} (m2-m1) - k + log det S2 - log det S1]``.
-    ``m1, m2`` have shape (k,), ``S1, S2`` (k, k) symmetric positive definite.
-    """
-    m1, S1, _, _ = _mean_cov(m1, S1, ("m1", "S1"))
-    m2, S2, e2, V2 = _mean_cov(m2, S2, ("m2", "S2"))
-    if m2.size != m1.size:
-        raise ShapeError(f"m2 must have length {m1.size} like m1, got shape {m2.shape}")
-    trace = float(np.sum(np.diag(V2.T @ S1 @ V2) / e2))
-    maha = float(np.sum((V2.T @ (m2 - m1)) ** 2 / e2))
-    logdet = np.linalg.slogdet(S2)[1] - np.linalg.slogdet(S1)[1]
-    # KL >= 0; for S1 ~ S2 rounding can leave -1e-16, which must not reach a square root.
-    return max(0.0, 0.5 * (trace + maha - m1.size + float(logdet)))
-
-
-def kl_gaussian_p0(m, S) -> float:
-    """``KL(N(m,S) || N(0,I))`` through the eigenvalues e_i of S (MATH 4.4).
-
-    ``2 KL = |m|^2 + sum_i (e_i - 1 - log e_i)``; each term is formed as ``x - log1p(x)``,
-    ``x = e_i - 1``, which stays accurate (and >= 0) for e_i near 1.
-    """
-    m, _, e, _ = _mean_cov(m, S, ("m", "S"))
-    x = e - 1.0
-    return 0.5 * (float(m @ m) + float(np.sum(np.maximum(x - np.log1p(x), 0.0))))
-
-
-def w2_squared_gaussian(m1, S1, m2, S2) -> float:
-    """``W2^2(N(m1,S1), N(m2,S2))`` by the Bures formula (MATH 4.4); covariances may be singular.
-
-    ``W2^2 = |m1-m2|^2 + tr(S1 + S2 - 2 (S2^{1/2} S1 S2^{1/2})^{1/2})``, square roots by eigh.
-    """
-    m1, S1, _, _ = _mean_cov(m1, S1, ("m1", "S1"), psd=True)
-    m2, S2, e2, V2 = _mean_cov(m2, S2, ("m2", "S2"), psd=True)
-    if m2.size != m1.size:
-        raise ShapeError(f"m2 must have length {m1.size} like m1, got shape {m2.shape}")
-    r2 = _psd_sqrt(e2, V2)
-    C = r2 @ S1 @ r2
-    cross = float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(0.5 * (C + C.T)), 0.0, None))))
-    d = m1 - m2
-    # W2^2 >= 0; cancellation in the trace can leave -1e-15 when S1 ~ S2.
-    return max(0.0, float(d @ d) + float(np.trace(S1) + np.trace(S2)) - 2.0 * cross)
-
-
-def w2_gaussian(m1, S1, m2, S2) -> float:
-    """``W2(N(m1,S1), N(m2,S2))``: the square root of :func:`w2_squared_gaussian`."""
-    return math.sqrt(w2_squared_gaussian(m1, S1, m2, S2))
-
-
-def w2_squared_gaussian_p0(m, S) -> float:
-    """``W2^2(N(m,S), N(0,I)) = |m|^2 + sum_i (sqrt(e_i) - 1)^2`` (MATH 4.4); S may be singular."""
-    m, _, e, _ = _mean_cov(m, S, ("m", "S"), psd=True)
-    return float(m @ m) + float(np.sum((np.sqrt(e) - 1.0) ** 2))
-
-
-def w2_gaussian_p0(m, S) -> float:
-    """``W2(N(m,S), N(0,I))``: the square root of :func:`w2_squared_gaussian_p0`."""
-    return math.sqrt(w2_squared_gaussian_p0(m, S))
-
-
-def chi2_gaussian_p0(m, S) -> float:
-    """``chi^2(N(m,S) || N(0,I))`` in closed form (MATH 4.9); needs ``S < 2I``.
-
-    ``1 + chi^2 = det(S(2I - S))^{-1/2} exp(m^T (2I - S)^{-1} m)``, formed in the eigenbasis of S
-    (``log(e(2-e)) = log1p(-(1-e)^2)``).  Returns ``inf`` when ``1 + chi^2`` overflows a float.
-    """
-    m, _, e, V = _mean_cov(m, S, ("m", "S"))
-    if e[-1] >= 2.0:
-        raise DomainError(f"S must satisfy S < 2 I (otherwise chi^2 = inf), largest eigenvalue {e[-1]:.6g}")
-    log_ratio = -0.5 * float(np.sum(np.log1p(-(1.0 - e) ** 2))) + float(np.sum((V.T @ m) ** 2 / (2.0 - e)))
-    # expm1 overflows (and would warn) beyond log(max float) ~ 709.78.
-    return math.inf if log_ratio > 709.0 else math.expm1(log_ratio)
-
-
-def kl_lower_bound_moments(mean, cov) -> float:
-    """Certified lower bound ``KL(p||p0) >= KL(N(mean, cov)||p0)`` from p's exact moments (MATH 5).
-
-    Exact decomposition: ``KL(p||p0) = KL(p||N_p) + KL(N_p||p0)``, since ``log(N_p/p0)`` is quadratic
-    and p, N_p share two moments.  ``mean`` (k,), ``cov`` (k, k) positive definite (a singular
-    covariance means KL = inf, which no finite bound certifies).
-    """
-    m, S, _, _ = _mean_cov(mean, cov, ("mean", "cov"))
-    return kl_gaussian_p0(m, S)
-
-
-def w2_lower_bound_gelbrich(mean, cov) -> float:
-    """Certified lower bound ``W2(p,p0) >= W2(N(mean, cov), p0)`` from p's exact moments (Gelbrich; MATH 5).
-
-    ``mean`` (k,), ``cov`` (k, k) positive semi-definite.
-    """
-    m, S, _, _ = _mean_cov(mean, cov, ("mean", "cov"), psd=True)
-    return w2_gaussian_p0(m, S)
+# (closed forms in theory/_gaussian_divergences.py, re-exported here)
+from ._gaussian_divergences import (chi2_gaussian_p0, kl_gaussian, kl_gaussian_p0,  # noqa: E402
+                                    kl_lower_bound_moments, w2_gaussian, w2_gaussian_p0,
+                                    w2_lower_bound_gelbrich, w2_squared_gaussian, w2_squared_gaussian_p0)
 
 
 # ------------------------------------------------------------------------------- 1-D measures
@@ -268,7 +151,11 @@ def _solve_increasing(g: Callable, target: np.ndarray, lo: np.ndarray, hi: np.nd
 
 def gaussian_1d(mean: float, sd: float) -> Measure1D:
     """``N(mean, sd^2)`` as a :class:`Measure1D` (every function in closed form)."""
-    m, s = float(check_vector("mean", [mean])[0]), check_positive("sd", sd)
+    m = check_real("mean", mean)
+    if abs(m) > MAX_ABS:
+        raise DomainError(f"mean must have |mean| <= {MAX_ABS:.0e} (its square enters the moments), got {mean!r}")
+    # sd^2 is the variance field, and sd^-1 scales every density: both must stay inside float64.
+    s = check_positive("sd", sd, minimum=1.0 / MAX_ABS, maximum=MAX_ABS, why="sd^2 and 1/sd must stay finite")
     return Measure1D(
         name=f"N({m:.4g},{s:.4g}^2)",
         logpdf=lambda x: _log_phi((np.asarray(x) - m) / s) - math.log(s),

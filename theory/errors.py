@@ -19,6 +19,7 @@ __all__ = [
     "ShapeError",
     "NonFiniteError",
     "DomainError",
+    "ActivationError",
     "MissingDerivativeError",
     "UnstableStepError",
     "ConvergenceError",
@@ -46,6 +47,14 @@ class NonFiniteError(GntkValueError):
 
 class DomainError(GntkValueError):
     """A scalar argument lies outside its mathematical domain (e.g. alpha <= 0)."""
+
+
+class ActivationError(GntkValueError):
+    """An activation returned a value of the wrong kind or shape, NaN or inf, or raised.
+
+    The message names the activation and the first offending ``z``; the user function's own
+    exception, if any, is chained as ``__cause__``.
+    """
 
 
 class MissingDerivativeError(GntkError, NotImplementedError):

@@ -18,15 +18,11 @@ from typing import Optional
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_matrix, check_positive, check_rng
+from ._validation import as_float_array, check_int, check_matrix, check_positive, check_rng, check_weights
 from .activations import get_activation
 from .errors import DomainError, MissingDerivativeError, ShapeError
 
 __all__ = ["Particles", "sample_p0", "output", "residual_drift_b", "second_moment", "mean_cov"]
-
-#: Weights of one measure must sum to one up to this much: quadrature weights are normalised in
-#: float64, so their sum is 1 within a few ulps per node; 1e-9 leaves room for 1e6 nodes.
-_WEIGHT_SUM_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -93,16 +89,7 @@ class Particles:
 
 
 def _check_weights(weights, shape) -> np.ndarray:
-    weights = as_float_array("weights", weights)
-    if weights.shape != shape:
-        raise ShapeError(f"weights must have shape {shape} (like u), got shape {weights.shape}")
-    if np.any(weights < 0):
-        raise DomainError(f"weights must be >= 0, got minimum {weights.min()!r}")
-    sums = weights.sum(axis=-1)
-    if np.any(np.abs(sums - 1.0) > _WEIGHT_SUM_TOL):
-        worst = sums.flat[np.argmax(np.abs(sums - 1.0))]
-        raise DomainError(f"weights must sum to 1 along the last axis, got a sum of {worst!r}")
-    return weights
+    return check_weights("weights", weights, shape)
 
 
 def sample_p0(m, d, rng, replicas=None, symmetric: bool = True) -> Particles:

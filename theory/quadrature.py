@@ -164,6 +164,8 @@ class Refined:
 
 def refine(functional: Callable[[int], np.ndarray], K: int = 40) -> Refined:
     """Evaluate ``functional(K)`` and ``functional(2K)``; report the 2K value and the difference."""
+    if not callable(functional):
+        raise TypeError(f"functional must be a callable K -> array, got {type(functional).__name__}: {functional!r}")
     K = check_int("K", K, minimum=2)
     coarse = np.asarray(functional(K), dtype=np.float64)
     fine = np.asarray(functional(2 * K), dtype=np.float64)
