@@ -151,9 +151,57 @@ class _Collector:
                            "slack_ratio": v.slack_ratio, "extra": dict(v.extra)})
 
 
+#: Largest magnitude a number in a case dict may have: a case is a handful of sizes and
+#: hyperparameters, and squares of anything beyond this overflow float64 (the theory layer refuses
+#: array entries above the same scale, theory._validation.MAX_ABS).
+CASE_MAX_ABS = 1e150
+
+
+def validate_case(variant_id: str, case: Any, path: str = "case") -> None:
+    """Refuse a case that no check can compute, naming the field and its value.
+
+    Numbers must be finite and at most :data:`CASE_MAX_ABS` in magnitude (booleans, strings and None
+    are the check's business); containers are walked.  Raises :class:`theory.errors.NonFiniteError`,
+    :class:`theory.errors.DomainError` or ``TypeError``.
+    """
+    import math as _m
+
+    from theory.errors import DomainError, NonFiniteError
+
+    if isinstance(case, dict):
+        for k, v in case.items():
+            validate_case(variant_id, v, f"{path}[{k!r}]")
+    elif isinstance(case, (list, tuple)):
+        for i, v in enumerate(case):
+            validate_case(variant_id, v, f"{path}[{i}]")
+    elif isinstance(case, bool) or case is None or isinstance(case, str):
+        return
+    elif isinstance(case, (int, float)):
+        if isinstance(case, float) and not _m.isfinite(case):
+            raise NonFiniteError(f"{variant_id}: {path} = {case!r} is not finite")
+        if abs(case) > CASE_MAX_ABS:
+            raise DomainError(f"{variant_id}: {path} = {case!r} exceeds {CASE_MAX_ABS:g} in magnitude")
+    else:
+        raise TypeError(f"{variant_id}: {path} = {case!r} has type {type(case).__name__}; a case holds "
+                        "JSON values (numbers, strings, booleans, lists, dicts)")
+
+
 def check_case(variant: Variant, case: Dict[str, Any]) -> Verdict:
-    """Run ``variant.check(case)`` and validate what it returns."""
-    v = variant.check(case)
+    """Run ``variant.check(case)`` and validate what it returns.
+
+    The case is validated first (:func:`validate_case`), and a check that looks up a field the case
+    lacks raises a ``KeyError`` naming the variant and the field instead of a bare key.
+    """
+    if not isinstance(case, dict):
+        raise TypeError(f"{variant.id}: a case is a dict, got {type(case).__name__}")
+    validate_case(variant.id, case)
+    try:
+        v = variant.check(case)
+    except KeyError as exc:
+        if not (exc.args and isinstance(exc.args[0], str) and exc.args[0] not in case):
+            raise
+        raise KeyError(f"{variant.id}: the case has no field {exc.args[0]!r} "
+                       f"(fields: {sorted(case)})") from exc
     if not isinstance(v, Verdict):
         raise TypeError(f"{variant.id}: check returned {type(v).__name__}, expected a Verdict")
     return v
