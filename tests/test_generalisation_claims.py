@@ -8,6 +8,7 @@ one bad-input test per validation rule.
 """
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -32,9 +33,10 @@ from theory.rademacher import corrected_bound
 #: The shrunk counterexample of the sqrt-loss-only mutant (the ci search finds it): three points in the
 #: plane, one sampled (N = 1), a rich ball (alpha = 10, M = 30); the flip witness fits it exactly.
 MUTANT_56_CASE = {"k": 3, "d": 2, "seed": 0, "labels": "pm1", "y_scale": 0.5, "prob": "uniform",
-                  "act": {"base": "tanh", "c": 0.25, "s": 1.0}, "alpha": 10.0, "M": 30.0, "N": 1, "delta": 1e-3,
-                  "reps": 3, "gibbs": False, "lam_frac": 1e-3}
-PM1_CASE = {**l56.MATH_4_8_CASE, "labels": "pm1", "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "k": 3}
+                  "act": {"base": "tanh", "c": 0.25, "s": 1.0}, "alpha": 10.0, "M": 30.0, "N": 1, "delta": 0.1,
+                  "reps": 66, "gibbs": False, "lam_frac": 1e-3}
+#: reps = 66 = reps_to_decide(0.1): 0 failures give a CP upper bound <= 0.1 at 99.9%
+PM1_CASE = {**l56.MATH_4_8_CASE, "labels": "pm1", "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "k": 3, "reps": 66}
 
 
 def _first_sample(setup):
@@ -70,7 +72,9 @@ def test_lemma56_stated_reproduces_e11():
     assert v.observed == 1.0 and v.bound < 0.468
     assert v.extra["failures"] == 7 and v.extra["failures_needed"] == 7
     assert v.extra["cp_lower"] == pytest.approx(common.ALPHA_CP ** (1 / 7), rel=1e-9) and v.extra["cp_lower"] > 0.1
-    assert v.confirmation is not None and v.confirmation.status is Status.VIOLATED
+    assert v.observed_lower == v.extra["cp_lower"] and v.observed == 1.0 and v.bound == 0.1
+    # the fresh-stream re-run shows the violation too (estimated tier: it confirms, needing no confirmation)
+    assert v.confirmation is not None and v.confirmation.violation_gap > 0.0
     assert l56.check_lemma56_stated(l56.STATED_SHRUNK_CASE).status is Status.VIOLATED
 
 
@@ -78,8 +82,12 @@ def test_lemma56_stated_reproduces_e11():
 def test_lemma56_corrected_premise_and_holds():
     assert l56.check_lemma56_corrected(l56.MATH_4_8_CASE).status is Status.PREMISE_FAILED
     v = l56.check_lemma56_corrected(PM1_CASE)
-    assert v.status is Status.HOLDS and v.extra["failures"] == 0
+    assert v.status is Status.HOLDS and v.extra["failures"] == 0 and v.extra["unresolved"] == 0
+    assert v.observed_upper <= 0.1 and v.extra["confidence_holds"] == pytest.approx(0.999)
     assert v.premises["y in {-1, +1} (hidden premise, E11)"]
+    # 7 samples cannot bound the failure probability by 0.1 at 99.9% (needs 66): INCONCLUSIVE, not HOLDS
+    few = l56.check_lemma56_corrected({**PM1_CASE, "reps": 7})
+    assert few.extra["failures"] == 0 and few.status is Status.INCONCLUSIVE
 
 
 @pytest.mark.claim("lemma-5.6/corrected")
@@ -126,6 +134,61 @@ def test_tilt_ray_against_u_gaussian_family():
     e = energy_u_gaussian_family(0.5 * (b * S) ** 2, b * S, np.ones_like(S), X, y, act, alpha, 1.0, rule=rule)
     assert e.KL == pytest.approx(s.rays.kl_fine[i, j], rel=1e-10)
     assert np.allclose(e.f, s.rays.f_fine[i, j], rtol=1e-10, atol=1e-13)
+
+
+def test_shift_lower_bound_moments_and_exact():
+    """The mean-shift lower bound of R_hat_S: E Z^2 by enumerating every sign vector, and below the exact DV value."""
+    for w in ([1.0, 0.0, 0.0], [2.0, 1.0, 0.0], [1.0, 1.0, 2.0], [3.0, 1.0, 1.0]):
+        w = np.array(w)
+        s = l56.lemma56_setup({**PM1_CASE, "N": int(w.sum())})
+        H = s.H2
+        rows = np.repeat(np.arange(3), w.astype(int))
+        sig = np.array(list(itertools.product((1.0, -1.0), repeat=rows.size)))
+        S = np.zeros((sig.shape[0], 3))
+        np.add.at(S.T, rows, sig.T)  # s_k = sum of the signs at point k
+        Z = np.einsum("ij,jk,ik->i", S, H, S)
+        ref = math.sqrt(2 * s.M) * s.alpha / w.sum() * Z.mean() ** 1.5 / math.sqrt((Z * Z).mean())
+        assert l56._shift_lower(s, w) == pytest.approx(ref, rel=1e-9)
+        lo, hi, route = l56.complexity_bracket(s, w)
+        assert route == "exact R_hat_S" and l56._shift_lower(s, w) <= lo <= hi <= s.complexity
+        assert hi - lo < 1e-6 * hi
+
+
+def test_lemma56_route_and_upper_rhs():
+    """Issue 10, item 5: exact R_hat_S for N <= 6, elsewhere a bracket (the corrected bound only above)."""
+    s = l56.lemma56_setup({**PM1_CASE, "N": 4})
+    out = l56.lemma56_sample(s, _first_sample(s))
+    assert out.detail["complexity_route"] == "exact R_hat_S"
+    assert out.rhs < 4 * s.complexity + s.confidence  # the exact value is below the corrected bound
+    big = l56.lemma56_setup(PM1_CASE)  # N = 1000
+    out = l56.lemma56_sample(big, _first_sample(big))
+    assert out.detail["complexity_route"].startswith("against an upper RHS")
+    assert out.rhs_low < out.rhs == pytest.approx(4 * big.complexity + big.confidence)
+    # a sample whose left side lies between the two ends of the right side is unresolved, never safe
+    mid = dataclasses.replace(out, lhs=out.rhs_low - 1e-3, lhs_upper=0.5 * (out.rhs_low + out.rhs), tol=1e-9)
+    assert mid.ambiguous and not mid.safe and not mid.fails
+    v = common.binomial_verdict("toy/corrected", [mid] * 70, 0.1, {}, {}, {}, Tier.ESTIMATED,
+                                l56._lemma56_reason([mid] * 70))
+    assert v.status is Status.INCONCLUSIVE and "against an upper RHS" in v.reason
+
+
+def test_error_set_bound_dominates_witnesses():
+    s = l56.lemma56_setup({**PM1_CASE, "N": 2, "alpha": 30.0, "M": 5.0})
+    for w in common.draw_samples(s.support.prob, 2, 10, 0, common.SAMPLE_STREAM):
+        t = l56.witness_table(s, w, l56.Rays.concat(s.rays, l56._fit_rays(s, w)))
+        U = l56.error_set_bound(s, w)
+        assert np.all(np.where(t.feasible, t.lhs - t.sqrt_loss, -np.inf) <= U + 1e-12)
+        out = l56.lemma56_sample(s, w)
+        assert out.lhs <= out.lhs_upper == pytest.approx(max(U, out.lhs))
+
+
+@pytest.mark.claim("lemma-5.6/corrected")
+def test_lemma56_tightened_is_killed():
+    """At the edge case (f = 0: bound/risk = 1.0058) the lemma with its bound divided by 1/(1 - 5%) is VIOLATED."""
+    v = l56.check_lemma56_corrected(l56.LEMMA56_EDGE_CASE)
+    assert v.status is Status.HOLDS and v.extra["ratio_quantile"] == pytest.approx(1.0058, abs=1e-4)
+    assert l56.check_lemma56_tightened(l56.LEMMA56_EDGE_CASE, 1.004).status is Status.HOLDS
+    assert l56.check_lemma56_tightened(l56.LEMMA56_EDGE_CASE, 1.0 / 0.95).status is Status.VIOLATED
 
 
 @pytest.mark.claim("lemma-5.6/audit")
@@ -182,22 +245,57 @@ def _outcomes(excesses, ambiguous=()):
             for i, e in enumerate(excesses)]
 
 
-def test_binomial_verdict_rules():
-    def verdict(outs, delta, tier=Tier.ESTIMATED):
-        return common.binomial_verdict("toy/stated", outs, delta, {}, {}, {}, tier)
+def _verdict(outs, delta, tier=Tier.ESTIMATED):
+    return common.binomial_verdict("toy/stated", outs, delta, {}, {}, {}, tier)
 
-    v = verdict(_outcomes([0.1] * 7), 0.1)
-    assert v.extra["failures_needed"] == 7
+
+def test_reps_to_hold_and_decide():
+    for delta in (0.05, 0.1, 0.3, 0.5):
+        R = common.reps_to_hold(delta)
+        assert (1 - delta) ** R <= common.ALPHA_HOLDS < (1 - delta) ** (R - 1)
+        # 0 failures of R: the CP upper bound at 99.9% is 1 - ALPHA_HOLDS^(1/R) <= delta, not so at R - 1
+        assert common.clopper_pearson(0, R, common.ALPHA_HOLDS)[1] <= delta
+        assert common.clopper_pearson(0, R - 1, common.ALPHA_HOLDS)[1] > delta
+        assert common.reps_to_decide(delta) == max(R, common.reps_to_certify(delta))
+
+
+def test_six_of_seven_failures_is_not_holds():
+    """Issue 10, item 2: 6 failing samples of 7 at delta = 0.1 was reported HOLDS (all 7 were needed)."""
+    v = _verdict(_outcomes([0.1] * 6 + [-0.1]), 0.1)
+    assert v.status is not Status.HOLDS
+    assert v.observed == pytest.approx(6 / 7) and v.observed_upper > 0.9 and v.bound == 0.1
+    # its CP lower bound at z = 5 does not exceed delta either: INCONCLUSIVE, never a decided HOLDS
+    assert v.status is Status.INCONCLUSIVE and v.observed_lower < 0.1
+
+
+def test_binomial_verdict_rules():
+    v = _verdict(_outcomes([0.1] * 7), 0.1)
+    assert v.extra["failures_needed"] == 7 and v.violation_gap > 0.0
     assert v.status is Status.INCONCLUSIVE  # estimated tier: no confirmation yet
-    conf = verdict(_outcomes([0.2] * 7), 0.1, Tier.EXACT)
-    assert conf.status is Status.VIOLATED
+    conf = _verdict(_outcomes([0.2] * 7), 0.1)
     assert dataclasses.replace(v, confirmation=conf).status is Status.VIOLATED
-    few = verdict(_outcomes([0.1] * 3), 0.1)  # 3 samples cannot reject at delta = 0.1
-    assert few.undecidable and dataclasses.replace(few, confirmation=conf).status is Status.INCONCLUSIVE
-    amb = verdict(_outcomes([0.1] * 6 + [-0.1], ambiguous=(6,)), 0.1)
-    assert amb.status is Status.INCONCLUSIVE and "unresolved" in amb.inconclusive
-    ok = verdict(_outcomes([-0.3, -0.2, -0.1, -0.05, -0.4, -0.6, -0.01]), 0.1)
-    assert ok.status is Status.HOLDS and ok.observed == pytest.approx(0.5 - 0.6)  # the 7th worst sample
+    weak = _verdict(_outcomes([0.2] * 6 + [-0.1]), 0.1)  # a confirmation must itself clear the lower bound
+    assert dataclasses.replace(v, confirmation=weak).status is Status.INCONCLUSIVE
+    few = _verdict(_outcomes([0.1] * 3), 0.1)  # 3 samples cannot reject at delta = 0.1
+    assert few.violation_gap <= 0.0 and dataclasses.replace(few, confirmation=conf).status is Status.INCONCLUSIVE
+    R = common.reps_to_hold(0.1)
+    ok = _verdict(_outcomes([-0.3] * R), 0.1)
+    assert ok.status is Status.HOLDS and ok.observed == 0.0 and ok.observed_upper <= 0.1
+    # one unresolved sample counts as a failure in the upper bound: no longer HOLDS, and it says why
+    amb = _verdict(_outcomes([-0.3] * (R - 1) + [-0.1], ambiguous=(R - 1,)), 0.1)
+    assert amb.extra["unresolved"] == 1 and amb.status is Status.INCONCLUSIVE and "unresolved" in amb.inconclusive
+    # more samples tolerate a few failures: 5 of 200 at delta = 0.1 (CP upper at 99.9% ~ 0.07)
+    some = _verdict(_outcomes([0.1] * 5 + [-0.3] * 195), 0.1)
+    assert some.status is Status.HOLDS and some.extra["failures"] == 5
+
+
+def test_binomial_brackets_are_clopper_pearson():
+    for fails, R in ((0, 40), (3, 40), (40, 40), (17, 31)):
+        v = _verdict(_outcomes([0.1] * fails + [-0.3] * (R - fails)), 0.2)
+        lo = binomtest(fails, R).proportion_ci(confidence_level=1 - 2 * common.ALPHA_CP, method="exact").low
+        hi = binomtest(fails, R).proportion_ci(confidence_level=1 - 2 * common.ALPHA_HOLDS, method="exact").high
+        assert v.observed_lower == pytest.approx(lo, abs=1e-10) and v.observed_upper == pytest.approx(hi, abs=1e-10)
+        assert v.observed == fails / R
 
 
 def test_draw_samples_statistics():
@@ -245,7 +343,7 @@ def test_theorem45_e10_step():
 @pytest.mark.claim("theorem-4.5/stated")
 def test_theorem45_stated_nonvacuous_holds():
     v = t45.check_theorem45_stated(t45.NONVACUOUS_CASE)
-    assert v.status is Status.HOLDS and v.bound < 0.011 and v.extra["failures"] == 0
+    assert v.status is Status.HOLDS and v.extra["rhs_upper"] < 0.011 and v.extra["failures"] == 0
     s = t45.theorem45_setup(t45.NONVACUOUS_CASE)
     w = _first_sample(s)
     out = t45.theorem45_sample(s, w)
@@ -259,6 +357,55 @@ def test_theorem45_premise_failed_for_labels_off_pm1():
     case = {**t45.ANTIPODAL_CASE, "y": [0.5, -0.5]}
     v = t45.check_theorem45_stated(case)
     assert v.status is Status.PREMISE_FAILED and "labels" in v.premise_failed
+
+
+def test_min_chi2_teacher_antipodal():
+    """Issue 10, item 4: the smallest legitimate Dbar of MATH 4.9's antipodal pair.  H2 = a [[1, -1], [-1, 1]] with
+    a = E tanh(Z)^2 (1-D Gauss-Hermite here), so y^T H2^+ y = 1/a; the Gaussian-shift teacher (69.55) is 27x it."""
+    s = t45.theorem45_setup(t45.ANTIPODAL_CASE)
+    x, w = np.polynomial.hermite_e.hermegauss(200)
+    a = (w @ np.tanh(x) ** 2) / w.sum()
+    t = s.mteacher
+    assert t.D_lower == pytest.approx(1.0 / a, rel=1e-8) and t.D_lower_error < 1e-10
+    assert t.D_lower <= t.D_upper <= s.teacher.Dbar and s.teacher.Dbar / t.D_lower > 5.0
+    assert t.D_upper < 2.0 * t.D_lower  # the reweighted legitimate teacher is within a factor 2 of the infimum
+    e = t45.check_theorem45_stated(t45.ANTIPODAL_CASE).extra
+    assert e["rhs_lower"] < e["rhs_upper"] < e["rhs_tilt_teacher"]
+
+
+def test_min_chi2_conditional_against_quadrature():
+    """g(mu) = min chi^2(q || N(0,1)) over densities of mean mu: the truncated-linear density by 1-D quadrature."""
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    from theory.generalisation import min_chi2_conditional
+
+    def mom(t, k):
+        return quad(lambda u: u ** k * norm.pdf(u) * (u - t), max(t, -40.0), 40.0, limit=200)[0]
+
+    for mu in (0.03, 0.5, 1.0, 2.0):
+        t = brentq(lambda tt: mom(tt, 1) / mom(tt, 0) - mu, -60.0, 10.0)
+        ref = quad(lambda u: norm.pdf(u) * ((u - t) / mom(t, 0)) ** 2, max(t, -40.0), 40.0, limit=200)[0] - 1.0
+        g = min_chi2_conditional(np.array([mu, -mu]))
+        # chords of a convex curve on a 20001-point t-grid: above the curve by < 1e-5 relative
+        assert g[0] == g[1] and ref * (1 - 1e-9) <= g[0] <= ref * (1 + 1e-5)
+        assert mu * mu <= g[0] <= math.expm1(mu * mu)  # between the signed infimum and the Gaussian shift
+    assert min_chi2_conditional(np.array([0.01]))[0] == pytest.approx(1e-4, rel=1e-14)
+    assert math.isinf(min_chi2_conditional(np.array([31.0]))[0])
+
+
+@pytest.mark.claim("theorem-4.5/stated")
+def test_theorem45_tightened_is_killed():
+    """Issue 10, item 4: Theorem 4.5 can fail.  At its tightest case (ratio_quantile = rho*), the theorem with its
+    bound divided by 2 rho* is VIOLATED (confirmed on a fresh stream), by rho*/2 it still HOLDS."""
+    case = t45.TIGHTEST_CASE
+    v = t45.check_theorem45_stated(case)
+    rho = v.extra["ratio_quantile"]
+    assert v.status is Status.HOLDS and rho == pytest.approx(t45.RHO_STAR, abs=0.01)
+    assert t45.check_theorem45_tightened(case, 0.5 * rho).status is Status.HOLDS
+    kill = t45.check_theorem45_tightened(case, 2.0 * rho)
+    assert kill.status is Status.VIOLATED and kill.observed_lower > case["delta"]
 
 
 # ---------------------------------------------------------------------------------- mutants
@@ -309,7 +456,9 @@ def test_strategies_build_valid_cases(c56, c45):
 @pytest.mark.parametrize("patch, match", [
     ({"labels": "bogus"}, "labels"), ({"labels": "inside", "y_scale": 0.0}, "y_scale"),
     ({"labels": "const", "y_scale": 1.5}, "y_scale"), ({"prob": "bogus"}, "prob"),
-    ({"labels": "given", "y": [1.0]}, "y"), ({"labels": "given", "y": [2.0, 0.0]}, "y")])
+    ({"labels": "given", "y": [1.0]}, "y"), ({"labels": "given", "y": [2.0, 0.0]}, "y"), ({"labels": "arcs"}, "arcs"),
+    ({"labels": "arcs", "width_deg": 60.0, "gap_deg": 50.0}, "width_deg"),
+    ({"labels": "arcs", "width_deg": 10.0, "gap_deg": 190.0}, "gap_deg")])
 def test_build_support_rejects(patch, match):
     with pytest.raises(DomainError, match=match):
         common.build_support({**l56.MATH_4_8_CASE, **patch})
@@ -330,3 +479,19 @@ def test_theorem45_setup_rejects(patch):
 def test_binomial_verdict_is_a_verdict():
     v = l56.check_lemma56_corrected(PM1_CASE)
     assert isinstance(v, Verdict) and Verdict.from_dict(v.to_dict()).status is v.status
+
+
+def test_arcs_support():
+    case = {"k": 7, "width_deg": 30.0, "gap_deg": 150.0, "labels": "arcs", "seed": 4, "prob": "uniform",
+            "act": {"base": "tanh", "c": 4.0, "s": 1.0}}
+    sup = common.build_support(case)
+    ang = np.degrees(np.arctan2(sup.X[:, 1], sup.X[:, 0]))
+    pos, neg = ang[sup.y > 0], ang[sup.y < 0]
+    assert sorted(np.unique(sup.y)) == [-1.0, 1.0] and abs(pos.size - neg.size) <= 1
+    assert np.allclose(np.linalg.norm(sup.X, axis=1), 1.0)
+
+    def spread(a):  # angular spread of a set of directions (they sit on an arc of width 30 degrees)
+        d = (a[:, None] - a[None, :] + 180.0) % 360.0 - 180.0
+        return np.abs(d).max()
+
+    assert spread(pos) <= 30.0 and spread(neg) <= 30.0

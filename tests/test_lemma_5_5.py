@@ -50,6 +50,18 @@ def test_probe_example_is_a_demonstrated_counterexample():
     assert v.extra["route"] == "hs-1d"
 
 
+def test_probe_violation_comes_from_a_feasible_witness():
+    """E10 (issue 10): the violation is decided from a lower bound of the left side, a feasible point: the tilt
+    p_beta with KL(p_beta || p0) <= M (computed, refinement difference included) and its value above the bound."""
+    v = check_probe(PROBE_EXAMPLE)
+    e = v.extra
+    assert e["witness_feasible"] and e["witness_kl_upper"] <= PROBE_EXAMPLE["M"]
+    assert v.observed_lower == e["witness_value_lower"] and v.observed_lower - v.tolerance > v.bound_upper
+    # primal <= exact <= dual (weak duality), to the HS route's refinement
+    assert v.observed_lower <= v.observed <= e["dual_upper"] * (1 + 1e-9) and v.observed_upper >= v.observed
+    assert v.holds_gap > 0 and v.violation_gap > 0
+
+
 def test_corrected_bound_holds_on_the_probe_example():
     v = check_corrected(PROBE_EXAMPLE)
     assert v.status is Status.HOLDS and v.slack_ratio > 1.2

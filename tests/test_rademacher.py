@@ -20,7 +20,8 @@ from theory.activations import ERF, RELU, SIGMOID, TANH, scaled
 from theory.errors import DomainError, ShapeError
 from theory.rademacher import (MAX_ENUMERATE_N, QUAD_RTOL, corrected_bound, critical_M, kl_ball_sup, log_mgf,
                                printed_bound_crossing, psi, rademacher, rademacher_orthonormal_odd,
-                               rademacher_orthonormal_sign_limit, sign_vectors, stated_bound)
+                               primal_witness_orthonormal_odd, rademacher_orthonormal_sign_limit, sign_vectors,
+                               stated_bound)
 
 try:  # SLSQP calls BLAS on tiny matrices: on a loaded machine extra BLAS threads cost 50x
     from threadpoolctl import threadpool_limits
@@ -360,3 +361,27 @@ def test_interval_of_mc_and_exact_results():
     exact = rademacher(X, TANH, 1.0, 0.4)
     assert lo <= exact.value <= hi           # 5 se: false-alarm rate ~6e-7
     assert exact.interval() == (exact.value - exact.quad_error, exact.value + exact.quad_error)
+
+
+def test_primal_witness_against_direct_quadrature():
+    """E10's primal witness: the tilt p_beta (n = 2 orthonormal, tanh) recomputed by a 2-D Gauss-Hermite
+    product rule: log_mgf(beta) = log E exp(beta^2 S^2 / 2), value = beta E_pi S^2, KL = beta value - log_mgf."""
+    n, alpha, M = 2, 1.5, 3.0
+    w = primal_witness_orthonormal_odd(n, TANH, alpha, M)
+    x, wx = hermegauss(160)
+    wx = wx / wx.sum()
+    S = alpha / n * (np.tanh(x)[:, None] + np.tanh(x)[None, :])
+    lw = np.log(np.outer(wx, wx)) + 0.5 * (w.beta * S) ** 2
+    lm = float(np.logaddexp.reduce(lw.ravel()))
+    pi = np.exp(lw - lm)
+    value = w.beta * float((pi * S * S).sum())
+    kl = w.beta * value - lm
+    assert w.feasible and w.kl_upper <= M and kl <= M
+    assert w.value == pytest.approx(value, rel=1e-8) and w.kl == pytest.approx(kl, rel=1e-8)
+    exact = rademacher_orthonormal_odd(n, TANH, alpha, M).value
+    assert w.value_lower <= exact <= w.dual_upper * (1 + 1e-9) and exact - w.value_lower < 1e-4 * exact
+
+
+def test_primal_witness_rejects_non_odd():
+    with pytest.raises(DomainError, match="odd"):
+        primal_witness_orthonormal_odd(2, SIGMOID, 1.0, 1.0)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from functools import lru_cache
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy.special import logsumexp
@@ -35,7 +36,8 @@ from .errors import DomainError, NonFiniteError
 from .gibbs import GibbsSolution, _check_problem, loss_weights, make_rule, solve_gibbs
 from .quadrature import hermite_rule
 
-__all__ = ["chi2_gaussian", "log1p_chi2_gaussian", "Chi2Result", "chi2_u_gaussian_teacher", "Teacher",
+__all__ = ["min_chi2_conditional", "MinChi2Teacher", "min_chi2_teacher", "chi2_gaussian", "log1p_chi2_gaussian",
+           "Chi2Result", "chi2_u_gaussian_teacher", "Teacher",
            "realisable_teacher", "zero_one_risk", "phat_loss", "phat_chi2", "theorem45_rhs", "lemma56_rhs",
            "Theorem45Chain", "theorem45_chain", "Lemma56Counterexample", "lemma56_counterexample"]
 
@@ -169,6 +171,145 @@ def realisable_teacher(X, y, act: Activation, K: Optional[int] = None, *, range_
 
 
 # ------------------------------------------------------------------------------------------------
+# the minimum-chi^2 teacher: the smallest legitimate Dbar, bracketed
+# ------------------------------------------------------------------------------------------------
+
+#: Below this |mean| the linear conditional density 1 + mu u is negative only where u < -1/|mu| < -40,
+#: a N(0, 1) mass below 1e-348: the min-chi^2 conditional is then mu^2 to double precision.
+_LINEAR_MU = 0.025
+#: Above this |mean| the truncated-linear formulas lose more than 4 digits (1 - t R(t) ~ 1/t^2).
+_MAX_MU = 30.0
+
+
+def _truncated_linear(t: np.ndarray):
+    """mean mu(t) and 1 + chi^2 of ``q(u) = phi(u) (u - t)_+ / Z`` (the min-chi^2 density of mean mu(t))."""
+    from scipy.special import erfcx
+    from scipy.stats import norm
+
+    t = np.asarray(t, dtype=np.float64)
+    neg = t < 0.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # t < 0: every term positive; t >= 0: the Mills ratio R = Q/phi avoids underflow of Q and phi
+        Q, ph = norm.sf(t), norm.pdf(t)
+        Z_neg, S_neg = ph - t * Q, (1.0 + t * t) * Q - t * ph
+        R = math.sqrt(math.pi / 2.0) * erfcx(t / math.sqrt(2.0))
+        Z_pos, S_pos = 1.0 - t * R, (1.0 + t * t) * R - t   # both divided by phi(t)
+        mu = np.where(neg, Q / Z_neg, R / Z_pos)
+        one_g = np.where(neg, S_neg / Z_neg ** 2, S_pos / (ph * Z_pos ** 2))
+    return mu, one_g
+
+
+@lru_cache(maxsize=1)
+def _g_table() -> Tuple[np.ndarray, np.ndarray]:
+    """Points (mu(t), g(t)) of the min-chi^2 curve on a dense t-grid (mu increasing), from |mu| = 0.025 to 30."""
+    t = np.linspace(-45.0, 35.0, 20001)
+    mu, one_g = _truncated_linear(t)
+    keep = (mu >= _LINEAR_MU * 0.99) & (mu <= _MAX_MU * 1.01) & np.isfinite(one_g)
+    return mu[keep], one_g[keep] - 1.0
+
+
+def min_chi2_conditional(mu) -> np.ndarray:
+    """An upper bound of ``g(mu) = min chi^2(q || N(0, 1))`` over densities q with mean mu, attained by a density.
+
+    KKT of the convex problem: ``q/phi = (a + b u)_+``.  For |mu| <= 0.025 this is ``1 + mu u`` (g = mu^2
+    exactly).  Otherwise q/phi is ``(u - t)_+`` up to scale: the exact points (mu(t), g(t)) on a dense t-grid
+    are joined by chords.  g is convex in mu (the value of a convex program in the right side of a linear
+    constraint), and the chord value is chi^2 of a mixture of the two grid densities, which has mean mu
+    exactly and chi^2 at most the chord (chi^2 is convex): every value returned is that of a density.
+    Beyond |mu| = 30 the result is inf.  Elementwise; odd-symmetric in mu (reflect u).
+    """
+    m = np.abs(np.asarray(mu, dtype=np.float64))
+    out = m * m
+    big = m > _LINEAR_MU
+    if np.any(big):
+        tm, tg = _g_table()
+        x = m[big]
+        j = np.clip(np.searchsorted(tm, x), 1, tm.size - 1)
+        lam = (x - tm[j - 1]) / (tm[j] - tm[j - 1])
+        vals = (1.0 - lam) * tg[j - 1] + lam * tg[j]
+        # below the first grid point: the chord from (0.025, 0.025^2) of the linear regime
+        first = x < tm[0]
+        if np.any(first):
+            l0 = (x[first] - _LINEAR_MU) / (tm[0] - _LINEAR_MU)
+            vals[first] = (1.0 - l0) * _LINEAR_MU ** 2 + l0 * tg[0]
+        vals[x > tm[-1]] = math.inf
+        out[big] = vals
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class MinChi2Teacher:
+    """Teachers representing y on a finite support, and the bracket of the smallest legitimate Dbar.
+
+    ``c = H2^+ y``, ``m = c.h``.  ``D_lower = c^T H2 c = y^T H2^+ y`` is the minimum of chi^2 over signed
+    measures (density ratio ``1 + u m``), hence a lower bound of chi^2(p_true || p0) for every density p_true
+    representing y.  ``D_upper`` is chi^2 of a legitimate density: theta reweighted by ``rho = (1 + |m|/kappa)/Z``
+    and, given theta, the min-chi^2 density of mean ``m/rho`` (:func:`min_chi2_conditional`), the best kappa
+    of a grid (inf: no reweighting, ``E g(m)``); the Gaussian-shift teacher of :func:`realisable_teacher`
+    (``E e^{m^2} - 1``) is one more legitimate teacher, never below the kappa = inf one.  ``*_error``: K vs 2K.
+    """
+
+    c: np.ndarray
+    H2: np.ndarray
+    f_true: np.ndarray
+    range_residual: float
+    realisable: bool
+    D_lower: float
+    D_lower_error: float
+    D_upper: float
+    D_upper_error: float
+    max_abs_m: float
+    K: int
+
+
+#: Scales kappa of the theta-reweighting searched for the legitimate teacher (inf: theta ~ N(0, I) as is).
+_KAPPAS = np.concatenate([np.geomspace(0.05, 20.0, 25), [np.inf]])
+
+
+def _legit_chi2(m: np.ndarray, wts: np.ndarray, kappa: float) -> float:
+    """chi^2 of the legitimate teacher with theta-weight rho = (1 + |m|/kappa)/Z and, given theta, the
+    min-chi^2 u-density of mean m/rho: the mean density rho * mean is m, so it represents the same y."""
+    if math.isinf(kappa):
+        return float(wts @ min_chi2_conditional(m))
+    rho = 1.0 + np.abs(m) / kappa
+    rho = rho / float(wts @ rho)
+    return float(wts @ (rho * rho * (1.0 + min_chi2_conditional(m / rho)))) - 1.0
+
+
+def _min_chi2_on_rule(X, y, act, K, kappa=None):
+    rule = make_rule(X, K)
+    h = act.derivatives(rule.z, 0)[0]
+    H2 = h.T @ (rule.weights[:, None] * h)
+    c = np.linalg.pinv(0.5 * (H2 + H2.T), hermitian=True) @ y
+    m = h @ c
+    if kappa is None:  # the best reweighting on this rule (every kappa gives a legitimate teacher)
+        vals = [_legit_chi2(m, rule.weights, kp) for kp in _KAPPAS]
+        kappa = float(_KAPPAS[int(np.argmin(vals))])
+    return rule, H2, c, float(rule.weights @ (m * m)), _legit_chi2(m, rule.weights, kappa), m, kappa
+
+
+def min_chi2_teacher(X, y, act: Activation, K: Optional[int] = None, *, range_tol: float = 1e-8) -> MinChi2Teacher:
+    """The bracket ``[y^T H2^+ y, chi^2 of a legitimate teacher]`` of the smallest Dbar (MinChi2Teacher).
+
+    X : (n, d) support, y : (n,) labels; K nodes per dimension of the z-rule (refined at 2K).
+    """
+    X, y, act, _, _ = _check_problem(X, y, act, 1.0, 1.0)
+    range_tol = check_positive("range_tol", range_tol)
+    rule, H2, c, lo, up, m, kappa = _min_chi2_on_rule(X, y, act, K)
+    if rule.exact_tier:
+        _, _, _, lo2, up2, _, _ = _min_chi2_on_rule(X, y, act, 2 * rule.K, kappa)
+        e_lo, e_up = abs(lo2 - lo), (abs(up2 - up) if math.isfinite(up) else 0.0)
+    else:  # QMC: no refinement bound; the caller sees an infinite error
+        e_lo = e_up = math.inf
+    f_true = H2 @ c
+    res = float(np.max(np.abs(f_true - y)))
+    return MinChi2Teacher(c=c, H2=H2, f_true=f_true, range_residual=res,
+                          realisable=res <= range_tol * max(1.0, float(np.max(np.abs(y)))), D_lower=lo,
+                          D_lower_error=e_lo, D_upper=up, D_upper_error=e_up, max_abs_m=float(np.max(np.abs(m))),
+                          K=rule.K)
+
+
+# ------------------------------------------------------------------------------------------------
 # risks, right-hand sides, the proof chain of Theorem 4.5
 # ------------------------------------------------------------------------------------------------
 
@@ -196,6 +337,8 @@ def zero_one_risk(f, y, prob=None) -> float:
 def phat_loss(teacher: Teacher, weights=None) -> float:
     """``L(p_hat)`` (5.2): ``f(p_hat) = (1 - 1/alpha) f(p0) + f_true = f_true`` for every alpha, so
     ``L = sum_k omega_k (f_true_k - y_k)^2`` (0 up to the range residual)."""
+    if not isinstance(teacher, Teacher):
+        raise TypeError(f"teacher must be a Teacher (from realisable_teacher), got {type(teacher).__name__}: {teacher!r}")
     omega = loss_weights(weights, teacher.y.shape[0])
     return float(omega @ (teacher.f_true - teacher.y) ** 2)
 

@@ -51,7 +51,8 @@ from .quadrature import MAX_TENSOR_RANK, qmc_rule, theta_rule
 __all__ = [
     "SupResult", "RademacherResult", "log_mgf", "kl_ball_sup", "rademacher",
     "rademacher_orthonormal_odd", "rademacher_orthonormal_sign_limit", "sign_vectors",
-    "psi", "critical_M", "stated_bound", "corrected_bound", "printed_bound_crossing",
+    "psi", "critical_M", "stated_bound", "corrected_bound", "printed_bound_crossing", "PrimalWitness",
+    "primal_witness_orthonormal_odd",
     "QUAD_RTOL", "MAX_ENUMERATE_N", "DEFAULT_K",
 ]
 
@@ -307,7 +308,8 @@ def sign_vectors(n: int, *, half: bool = True) -> np.ndarray:
     """
     n = check_int("n", n, minimum=1, maximum=20)
     rows = itertools.product((1.0, -1.0), repeat=n - 1 if half else n)
-    body = np.array(list(rows), dtype=np.float64).reshape(-1, n - 1 if half else n)
+    k = n - 1 if half else n
+    body = np.array(list(rows), dtype=np.float64).reshape(2 ** k, k)  # n = 1, half: one empty row
     return np.hstack([np.ones((body.shape[0], 1)), body]) if half else body
 
 
@@ -478,9 +480,13 @@ def rademacher(X, act, alpha, M, *, method: str = "auto", K: Optional[int] = Non
         sigmas = gen.choice(np.array([-1.0, 1.0]), size=(n_sigma, n))
     else:
         sigmas = sign_vectors(n, half=True)
-    ref = _refined_sups(X, sigmas, act, alpha, M, _check_K(K, X), quad_rtol, seed)
-    value, err = float(ref.value.mean()), float(ref.error.mean())
-    stderr = float(ref.value.std(ddof=1) / math.sqrt(len(sigmas))) if mc else 0.0
+    # The sup is linear in alpha (f = alpha E_p[u h]): it is computed at alpha = 1 and scaled, so
+    # no Newton step sees alpha (issue 13: alpha = 1e200 overflowed inside the tilt).
+    ref = _refined_sups(X, sigmas, act, 1.0, M, _check_K(K, X), quad_rtol, seed)
+    value, err = alpha * float(ref.value.mean()), alpha * float(ref.error.mean())
+    stderr = alpha * float(ref.value.std(ddof=1) / math.sqrt(len(sigmas))) if mc else 0.0
+    if not (math.isfinite(value) and math.isfinite(err)):
+        raise DomainError(f"alpha = {alpha!r} times the complexity at alpha = 1 ({ref.value.mean():.3g}) overflows float64")
     tol = float(_tol(value, quad_rtol))
     name = ("mc" if mc else "enumerate") + ("-gh" if ref.exact else "-qmc")
     return RademacherResult(value=value, stderr=stderr, quad_error=err, n_sigma=len(sigmas) * (1 if mc else 2),
@@ -557,6 +563,58 @@ def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = 
     tol = float(_tol(fine[0], quad_rtol))
     return RademacherResult(value=fine[0], stderr=0.0, quad_error=err, n_sigma=2 ** min(n, 60),
                             method="hs-1d", converged=err <= tol, quad_tol=tol, K=order)
+
+
+@dataclass(frozen=True)
+class PrimalWitness:
+    """A feasible point of the KL ball for orthonormal inputs and odd ht: the tilt p_beta of p0 (MATH 4.7).
+
+    ``p_beta ∝ p0 e^{beta u S}``, S = (alpha/n) sum_i sigma_i ht(z_i) (every sigma gives the same numbers),
+    with ``KL(p_beta || p0) = beta log_mgf'(beta) - log_mgf(beta)`` and value ``E_{p_beta}[u S] =
+    log_mgf'(beta)``, each on the coarse and the fine Hubbard-Stratonovich rule.  ``kl_upper`` = fine KL plus
+    the refinement difference (<= M: feasible), ``value_lower`` = fine value minus its refinement difference:
+    a lower bound of ``sup_{KL <= M} E_p[u S]`` and hence of R_hat_S.  ``dual_upper`` is the DV value at
+    beta*, ``(M + log_mgf(beta*))/beta*``, an upper bound (weak duality) for comparison.
+    """
+
+    beta: float
+    beta_star: float
+    kl: float
+    kl_upper: float
+    value: float
+    value_lower: float
+    dual_upper: float
+    feasible: bool
+
+
+def primal_witness_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = None) -> PrimalWitness:
+    """The tilt just inside the ball ``KL <= M`` as an explicit primal witness (see :class:`PrimalWitness`).
+
+    beta is beta* (solved on the fine rule) times ``1 - eta``, eta = 1e-6, 1e-5, ... until the fine KL plus
+    its refinement difference is <= M; rules as in :func:`rademacher_orthonormal_odd`.
+    """
+    n = check_int("n", n, minimum=1)
+    act, alpha, M = _check_common(act, alpha, M)
+    if not act.odd:
+        raise DomainError(f"act must be odd for the Hubbard-Stratonovich reduction, got {act.name!r}")
+    order = _HS_ORDER if order is None else check_int("order", order, minimum=2, maximum=64)
+    zmax, pad = max(12.0, 6.0 * act.s), _HS_PAD
+    coarse = _HSTilt(n, alpha, act.G1, _half_line_rule(act.s, order, zmax), act.h, order, pad)
+    fine = _HSTilt(n, alpha, act.G1, _half_line_rule(act.s, 2 * order, zmax + 4.0), act.h, 2 * order, pad + 4.0)
+    _, b_star, _ = _solve_beta(fine, M)
+    b_star = float(b_star[0])
+    lm_star = float(fine(np.array([b_star]))[0][0])
+    for eta in 10.0 ** np.arange(-6.0, -1.0):
+        b = b_star * (1.0 - eta)
+        (lm_f,), (d_f,), _ = fine(np.array([b]))
+        (lm_c,), (d_c,), _ = coarse(np.array([b]))
+        kl_f, kl_c = b * d_f - lm_f, b * d_c - lm_c
+        kl_up = kl_f + abs(kl_f - kl_c)
+        if kl_up <= M:
+            break
+    return PrimalWitness(beta=float(b), beta_star=b_star, kl=float(kl_f), kl_upper=float(kl_up), value=float(d_f),
+                         value_lower=float(d_f - abs(d_f - d_c)), dual_upper=(M + lm_star) / b_star,
+                         feasible=bool(kl_up <= M))
 
 
 def rademacher_orthonormal_sign_limit(n: int, alpha, M) -> RademacherResult:
