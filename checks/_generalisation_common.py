@@ -244,7 +244,7 @@ def _edge_ratios(outcomes: Sequence[SampleOutcome], delta: float, m: Optional[in
     """
     r = np.sort(np.array([o.ratio for o in outcomes], dtype=np.float64))
     q = r[min(int(math.floor(delta * r.size)), r.size - 1)]
-    return {"ratio_min": float(r[0]), "ratio_quantile": float(q),
+    return {"ratio_min": float(r[0]), "ratio_quantile": float(q), "claim_ratio": float(q),
             "ratio_detectable": float(r[m - 1]) if m is not None else math.inf}
 
 

@@ -322,7 +322,7 @@ def measure_sensitivity(variant: Variant, profile: str = "ci", ladder: Sequence[
         killed = r.outcome == "pass" and r.counterexample is not None
         ratio = None
         if killed:
-            ratio = Verdict.from_dict(r.counterexample).slack_ratio * rho / (1.0 - eps)
+            ratio = Verdict.from_dict(r.counterexample).claim_ratio * rho / (1.0 - eps)
         out["runs"].append({"eps": eps, "outcome": r.outcome, "killed": killed, "cases": r.cases,
                             "ratio": ratio, "message": r.message})
         if not killed:
@@ -339,7 +339,7 @@ def ratio_at_rho_star_case(variant: Variant) -> float:
     v = variant.check(dict(variant.rho_star_case))
     if not isinstance(v, Verdict):
         raise TypeError(f"{variant.id}: check returned {type(v).__name__}, expected a Verdict")
-    return v.slack_ratio
+    return v.claim_ratio
 
 
 def sensitivity_record(variant: Variant, ratio_found: Optional[float] = None,

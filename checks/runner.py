@@ -335,7 +335,9 @@ class ClaimSearch:
         result.tightest = None if self.col.best is None else self.col.best.to_dict()
         if result.sensitivity is not None:
             # the eps columns are filled from checks.mutants.measure_sensitivity (gntk-check sensitivity)
-            result.sensitivity["ratio_found"] = result.min_slack_ratio
+            claimed = [float(k["extra"]["claim_ratio"]) for k in result.kept
+                       if k["status"] in ("HOLDS", "VIOLATED") and "claim_ratio" in k.get("extra", {})]
+            result.sensitivity["ratio_found"] = min(claimed) if claimed else result.min_slack_ratio
         if record:
             RESULTS.append(result)
         return result

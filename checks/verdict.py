@@ -187,6 +187,15 @@ class Verdict:
         return math.inf if s > 0 else (0.0 if s < 0 else 1.0)
 
     @property
+    def claim_ratio(self) -> float:
+        """The ratio of the claim's own inequality (> 1 holds): ``slack_ratio``, unless the check reports
+        another in ``extra["claim_ratio"]``.  Probability claims need it: their verdict compares a
+        failure frequency with delta, while the claim's ratio is that of the inequality inside the
+        probability at its delta-quantile (docs/verdicts.md#power-and-sensitivity)."""
+        r = self.extra.get("claim_ratio") if isinstance(self.extra, Mapping) else None
+        return self.slack_ratio if r is None else float(r)
+
+    @property
     def normalised_slack(self) -> float:
         """slack / max(|observed|, |bound|): scale-free, in [-2, 2]; the search's objective."""
         scale = max(abs(self.observed), abs(self.bound), TINY)
