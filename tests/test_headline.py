@@ -1,0 +1,125 @@
+"""Tests of the headline variants (checks/headline*.py, theory/ridge.py): p* against kernel ridge regression
+with H2(p0), the alpha-rates of L(p*) and KL(p*) with their intervals and the mutants that tighten them,
+Lambda(n) on crowded-sphere datasets, and the displacement of the particles against their distribution."""
+
+import math
+
+import numpy as np
+import pytest
+
+from checks import headline as hl
+from checks import headline_lambda as hlam
+from checks import headline_path as hp
+from checks.registry import Expected, get_variant, variants
+from checks.strategies import build_activation, build_dataset
+from checks.verdict import Status, Tier
+from theory.gibbs import linearised_gibbs
+from theory.kernels import gram_p0
+from theory.ridge import (kernel_ridge_residual, lambda_min_with_error, relative_gap, ridge_from_gibbs, separation,
+                          sphere_dataset)
+
+RIDGE = hl.EXAMPLE_RIDGE
+
+
+# -- theory.ridge -----------------------------------------------------------------------------------
+def test_ridge_is_the_linearised_gibbs_minimiser():
+    """The derivation in theory/ridge.py: r* ~ -(I + (2 alpha^2/(lam n)) H2)^-1 y is ridge regression with H2 and
+    mu = lam n / (2 alpha^2) (theory.gibbs.linearised_gibbs computes the former independently)."""
+    X, y = build_dataset({"n": 5, "d": 2, "seed": 1, "r_min": 0.5, "min_angle_deg": 20.0})
+    act = build_activation({"base": "tanh", "c": 1.0, "s": 1.0})
+    H2 = gram_p0(X, act).H2
+    for alpha, lam in ((3.0, 0.5), (50.0, 0.1)):
+        lin = linearised_gibbs(X, y, act, alpha, lam, H2=H2)
+        r = kernel_ridge_residual(H2, y, ridge_from_gibbs(alpha, lam, X.shape[0]))
+        np.testing.assert_allclose(r, lin.r, rtol=1e-10, atol=1e-14)
+
+
+def test_ridge_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match="alpha"):
+        ridge_from_gibbs(0.0, 1.0, 3)
+    with pytest.raises(ValueError, match="mu"):
+        kernel_ridge_residual(np.eye(2), np.ones(2), -1.0)
+    with pytest.raises(ValueError, match="r != 0"):
+        relative_gap(np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match="family"):
+        sphere_dataset("torus", 8)
+    with pytest.raises(ValueError, match="wraps past pi"):
+        sphere_dataset("arc", 100, 0.1)
+
+
+def test_sphere_families_keep_their_separation():
+    assert separation(sphere_dataset("arc", 20, 0.1)) == pytest.approx(0.1)
+    assert 0.09 <= separation(sphere_dataset("cap", 64, 0.1)) <= 0.1 + 1e-12
+    X = sphere_dataset("half-circle", 16)
+    assert separation(X) == pytest.approx(2 * math.sin(math.pi / 32))
+    assert np.allclose(np.linalg.norm(sphere_dataset("random", 30, d=7), axis=1), 1.0)
+    lam, err = lambda_min_with_error(np.diag([1e-3, 1.0]), 1e-6)
+    assert lam == pytest.approx(1e-3) and err >= 2e-6
+
+
+# -- p* against kernel ridge, the alpha-rates -------------------------------------------------------
+@pytest.mark.claim("headline/krr")
+def test_p_star_approaches_ridge_with_h2_not_with_h():
+    v = hl.check_krr(RIDGE)
+    assert v.status is Status.HOLDS and v.tier is Tier.EXACT, v.explain()
+    e = v.extra
+    lo, hi = e["exponent_ci95"]
+    assert hi < 0 and lo <= e["exponent"] <= hi
+    assert -2.5 < e["exponent"] < -1.5                      # O(s^2) = O(alpha^-2) (theory/ridge.py)
+    assert e["gap_H2"][-1] < 1e-3 * e["gap_H2"][0]
+    # the full NTK Gram H = H1 + H2 does not govern p*: its gap stays of order one
+    assert min(e["gap_H"]) > 0.5 and e["gram"] == "H2(p0)"
+
+
+@pytest.mark.claim("headline/loss-rate")
+def test_loss_and_kl_rates_and_their_tightened_mutants():
+    loss, kl = hl.check_loss_rate(RIDGE), hl.check_kl_rate(RIDGE)
+    assert loss.status is Status.HOLDS and kl.status is Status.HOLDS, (loss.explain(), kl.explain())
+    assert loss.extra["exponent_ci95"][1] < -3.5              # L* ~ alpha^-4: steeper than the paper's floor (E16)
+    # KL* ~ y^T H2^-1 y / (2 alpha^2): at the paper's exponent, decided by the interval widened by the
+    # truncation error of the asymptotic fit (the bare 95% interval can miss -2 by 1e-4)
+    lo, hi = kl.extra["interval"]
+    assert lo <= -2.0 <= hi and abs(kl.extra["exponent"] + 2.0) < 0.01
+    assert kl.extra["truncation_error"] >= 0
+    assert hl._mutant_kl_steeper(RIDGE).status is Status.VIOLATED
+    assert hl._mutant_loss_steeper(RIDGE).status is Status.VIOLATED
+
+
+def test_exponent_verdict_is_inconclusive_when_unresolved():
+    x = np.logspace(0, 2, 5)
+    v = hl._exponent_verdict("headline/kl-rate", {}, x, np.full(5, 1e-9), np.full(5, 1e-9), -2.0)
+    assert v.status is Status.INCONCLUSIVE and "decades" in v.reason
+
+
+def test_headline_variants_are_registered_with_outcomes():
+    ids = {v.id: v for v in variants(["headline"])}
+    assert set(ids) == {"headline/krr", "headline/loss-rate", "headline/kl-rate", "headline/lambda-n",
+                        "headline/displacement"}
+    assert ids["headline/lambda-n"].expected is Expected.REPORT
+    assert all(ids[k].expected is Expected.HOLDS for k in ("headline/krr", "headline/kl-rate", "headline/displacement"))
+    assert get_variant("headline/displacement").min_decided_reason
+
+
+# -- Lambda(n) ------------------------------------------------------------------------------------
+@pytest.mark.claim("headline/lambda-n")
+def test_lambda_falls_faster_than_n2_on_a_fixed_separation_cap():
+    cap, rnd = (hlam.audit_lambda_n(c) for c in hlam.EXAMPLES_LAMBDA)
+    assert cap.extra["fixed_separation"] and cap.extra["faster_than_n2"], cap.explain()
+    assert cap.extra["exponent_ci95"][1] < -2.0
+    assert min(cap.extra["separation"][:3]) > 0.095
+    assert not rnd.extra["faster_than_n2"] and rnd.extra["exponent"] > -1.0
+    assert rnd.extra["n"][-1] == 400                           # closed-form erf Gram: the whole ladder
+
+
+# -- parameters move, the distribution does not ------------------------------------------------------
+@pytest.mark.claim("headline/displacement")
+def test_particles_move_order_one_while_w2_bracket_is_small():
+    case = {**hp.EXAMPLE_DISPLACEMENT, "m": 250, "replicas": 4}
+    v = hp.check_displacement(case)
+    e = v.extra
+    assert v.status is not Status.VIOLATED, v.explain()
+    # the OU part alone predicts 2 (d+1)(1 - e^{-lam T}); the displacement does not shrink with alpha
+    for d, s in zip(e["displacement"], e["displacement_se"]):
+        assert abs(d - e["ou_displacement"]) <= 5 * s + 0.05 * e["ou_displacement"]
+    assert all(lo <= up for lo, up in zip(e["w2sq_lower"], e["w2sq_upper_m"]))
+    assert min(e["ratio_displacement_over_w2sq_upper"]) > 100
