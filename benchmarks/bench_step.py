@@ -1,10 +1,19 @@
-"""Speed of the particle step (DESIGN 6): compiled kernel vs a straightforward numpy reference.
+"""Speed of the particle step: compiled kernel vs a straightforward numpy reference, erf vs tanh, and
+whole stretches of steps vs the bare kernel.
+
+Groups (``benchmark.group``), each benchmark beside its reference:
+
+* ``step n..-d..-m..``: the numpy reference step, the kernel with tanh and the kernel with erf (issue 12
+  target: erf within 1.25x of tanh at every size);
+* ``stretch n3-d2-m8000``: the bare compiled step called directly, :meth:`Dynamics.step` once per step
+  and :meth:`Dynamics.advance` over 50 steps, per step (target: advance within 5% of the bare kernel).
 
 Run with pytest-benchmark (benchmarks are serial; the project's addopts disable them by default)::
 
     python -m pytest benchmarks/bench_step.py --benchmark-enable -p no:cacheprovider -s
 
-or as a script, which prints particle-steps/s and the ratio directly::
+or as a script, which prints particle-steps per CPU-second and the ratios directly (the two steps of
+each comparison timed alternately)::
 
     python benchmarks/bench_step.py
 
@@ -27,7 +36,8 @@ import time  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from theory.activations import TANH  # noqa: E402
+from theory import _kernels_numba as _K  # noqa: E402
+from theory.activations import ERF, TANH  # noqa: E402
 from theory.dynamics import Dynamics, DynamicsConfig  # noqa: E402
 
 try:  # optional: limits BLAS even when numpy was imported before the variables above were set
@@ -73,12 +83,14 @@ class ReferenceStep:
 
 
 class KernelStep:
-    """The project's step (numba backend, exact OU splitting, coupled reference OU)."""
+    """The project's step (numba backend, exact OU splitting, coupled reference OU), tanh."""
 
-    def __init__(self, n, d, m, dt, seed=0):
+    act = TANH
+
+    def __init__(self, n, d, m, dt, seed=0, replicas=None):
         X, y = _data(n, d)
-        cfg = DynamicsConfig(alpha=ALPHA, lam=LAM, dt=dt, m=m, backend="numba")
-        self.dyn = Dynamics(cfg, X, y, TANH, seed, check_stability=False)
+        cfg = DynamicsConfig(alpha=ALPHA, lam=LAM, dt=dt, m=m, backend="numba", replicas=replicas, parallel=False)
+        self.dyn = Dynamics(cfg, X, y, self.act, seed, check_stability=False)
         self.state = self.dyn.initial_state()
         self.dyn.step(self.state)  # compile (or load from the numba cache) outside the timing
 
@@ -86,10 +98,44 @@ class KernelStep:
         self.dyn.step(self.state)
 
 
+class ErfStep(KernelStep):
+    """The same step with erf (kind 1: branch-free Cephes erf and exp(-z^2) in the kernel)."""
+
+    act = ERF
+
+
+class BareKernel(KernelStep):
+    """The compiled one-step kernel called directly with prepared arguments (no Python around it)."""
+
+    def __init__(self, n, d, m, dt, seed=0, replicas=None):
+        super().__init__(n, d, m, dt, seed, replicas)
+        dyn, st = self.dyn, self.state
+        bf, (kind, _, s) = dyn._buffers, dyn._numba
+        self.args = (st.thetaT, st.u, st.v_thetaT, st.v_u, bf["X"], bf["y"], bf["buf"], bf["buf2"], kind, bf["hc"],
+                     1.0 / s, dyn.config.alpha, dyn._coef[4], dyn._coef[:4], bf["d3"], False)
+        self.key = _K.stream_key(seed, 1)
+        self.tail = (True, dyn.config.block, dyn._use_blas)
+
+    def __call__(self):
+        _K.particle_step(*self.args, self.key, *self.tail)
+
+
+class Stretch(KernelStep):
+    """:meth:`Dynamics.advance` over STRETCH steps (divide the time by STRETCH for a per-step figure)."""
+
+    def __call__(self):
+        self.dyn.advance(self.state, STRETCH)
+
+
+STRETCH = 50
+STRETCH_SIZE = (3, 2, 2000, 4)     # n, d, m, replicas: m R = 8000 particles, the ci size of the checks
+
+
 _RESULTS = {}
 
 
 def _bench(benchmark, cls, n, d, m):
+    benchmark.group = f"step n{n}-d{d}-m{m}"
     step = cls(n, d, m, dt=1e-3)
     with _one_thread():
         benchmark.pedantic(step, rounds=20 if m <= 10_000 else 5, iterations=1, warmup_rounds=1)
@@ -118,13 +164,50 @@ def test_kernel_step(benchmark, n, d, m):
     _bench(benchmark, KernelStep, n, d, m)
 
 
+@_sizes
+def test_kernel_step_erf(benchmark, n, d, m):
+    _bench(benchmark, ErfStep, n, d, m)
+
+
+def _stretch_params():
+    import pytest
+    return pytest.mark.parametrize("cls", [BareKernel, KernelStep, Stretch], ids=lambda c: c.__name__)
+
+
+try:
+    _stretch_classes = _stretch_params()
+except ImportError:  # pragma: no cover
+    _stretch_classes = lambda f: f  # noqa: E731
+
+
+@_stretch_classes
+def test_stretch(benchmark, cls):
+    n, d, m, R = STRETCH_SIZE
+    benchmark.group = f"stretch n{n}-d{d}-m{m * R}"
+    step = cls(n, d, m, dt=1e-3, replicas=R)
+    per = STRETCH if cls is Stretch else 1
+    with _one_thread():
+        benchmark.pedantic(step, rounds=200 // per + 5, iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        _RESULTS[("stretch", cls.__name__)] = benchmark.stats.stats.median / per
+
+
 def test_report():
-    """Print particle-steps/s and the ratio kernel/reference (needs --benchmark-enable)."""
+    """Print particle-steps/s and the ratios (needs --benchmark-enable)."""
     for n, d, m in SIZES:
         ref, ker = _RESULTS.get(("ReferenceStep", n, d, m)), _RESULTS.get(("KernelStep", n, d, m))
+        erf = _RESULTS.get(("ErfStep", n, d, m))
         if ref and ker:
             print(f"\nn={n} d={d} m={m}: kernel {ker / 1e6:.2f} M particle-steps/s, "
-                  f"reference {ref / 1e6:.2f} M/s, ratio {ker / ref:.2f}")
+                  f"reference {ref / 1e6:.2f} M/s, ratio {ker / ref:.2f}"
+                  + (f"; erf {erf / 1e6:.2f} M/s, time erf/tanh {ker / erf:.3f}" if erf else ""))
+    bare = _RESULTS.get(("stretch", "BareKernel"))
+    if bare:
+        for name in ("KernelStep", "Stretch"):
+            t = _RESULTS.get(("stretch", name))
+            if t:
+                print(f"\nstretch {STRETCH_SIZE}: {name} {t * 1e6:.1f} us/step, bare kernel {bare * 1e6:.1f} us, "
+                      f"ratio {t / bare:.3f}")
 
 
 def _interleaved_rates(ker, ref, m, rounds):
@@ -135,14 +218,24 @@ def _interleaved_rates(ker, ref, m, rounds):
     tk, tr = [], []
     for _ in range(rounds):
         for step, times in ((ker, tk), (ref, tr)):
-            t0 = time.perf_counter()
+            t0 = time.process_time()       # CPU time: one thread, so load on a shared machine matters less
             step()
-            times.append(time.perf_counter() - t0)
+            times.append(time.process_time() - t0)
     return tuple((m / float(np.median(t)), m / float(np.min(t))) for t in (tk, tr))
 
 
 def main():
     with _one_thread():
+        for n, d, m in SIZES:
+            tanh, erf = KernelStep(n, d, m, 1e-3), ErfStep(n, d, m, 1e-3)
+            (t_med, _), (e_med, _) = _interleaved_rates(tanh, erf, m, 40 if m <= 10_000 else 10)
+            print(f"n={n:4d} d={d:3d} m={m:7d}: tanh {t_med / 1e6:6.2f} M particle-steps/s, erf {e_med / 1e6:6.2f}, "
+                  f"time erf/tanh {t_med / e_med:5.3f}")
+        n, d, m, R = STRETCH_SIZE
+        bare, stretch = BareKernel(n, d, m, 1e-3, replicas=R), Stretch(n, d, m, 1e-3, replicas=R)
+        (b_med, _), (s_med, _) = _interleaved_rates(bare, stretch, 1, 100)
+        print(f"stretch n={n} d={d} m R={m * R}: bare kernel {1e6 / b_med:7.1f} us/step, advance "
+              f"{1e6 / (s_med * STRETCH):7.1f} us/step, ratio {b_med / (s_med * STRETCH):5.3f}")
         for n, d, m in SIZES:
             ker, ref = KernelStep(n, d, m, 1e-3), ReferenceStep(n, d, m, 1e-3)
             ref()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
@@ -42,6 +43,13 @@ def test_counter_stream_numpy_twin_equals_kernel_generator():
     a, b = K.counter_normals_nb(key, 2, 257, 5), K.counter_normals_np(key, 2, 257, 5)
     # Same integer words; the float formulas differ only by fused multiply-adds (a few ulp of |xi| < 9).
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+
+
+def test_vectorised_stream_keys_equal_the_scalar_keys():
+    for seed in (0, 5, 2 ** 64 - 1):
+        for step0 in (0, 9, 10 ** 7):
+            want = np.array([K.stream_key(seed, step0 + i) for i in range(17)], dtype=np.uint64)
+            assert np.array_equal(K.stream_keys(seed, step0, 17), want)
 
 
 def test_counter_stream_is_standard_normal_and_independent():
@@ -132,8 +140,117 @@ def test_parallel_kernel_is_bitwise_serial():
         st = dyn.initial_state()
         for _ in range(3):
             dyn.step(st)
+        dyn.advance(st, 4)                                   # a stretch: pass 2 and the next pass 1 fused
         states.append(st)
     assert np.array_equal(states[0].thetaT, states[1].thetaT) and np.array_equal(states[0].u, states[1].u)
+
+
+def test_kernel_erf_matches_scipy_to_rounding():
+    from scipy.special import erf
+
+    # Dense grid over both branches (|x| <= 1 and 1 < |x| < 6), around the switch at 1, tiny and
+    # subnormal arguments, and the saturated tails.
+    x = np.concatenate([np.linspace(-9.0, 9.0, 360_001), np.linspace(0.999, 1.001, 20_001),
+                        np.geomspace(1e-310, 1.0, 4001), -np.geomspace(1e-310, 1.0, 4001), [0.0, 5.9, 6.0, 6.1, 40.0]])
+    t, e = K.erf_exp_nb(x)
+    ref = erf(x)
+    nz = ref != 0.0
+    # Both are Cephes' rational forms; ours divides once after selecting the branch: a few ulp apart.
+    assert np.max(np.abs(t - ref)[nz] / np.abs(ref[nz])) <= 1e-15
+    assert np.array_equal(t[~nz], ref[~nz])
+    big = np.exp(-x * x) > 1e-300                      # exp(-x^2) below the normal range is returned as 0
+    assert np.max(np.abs(e - np.exp(-x * x))[big] / np.exp(-x * x)[big]) <= 1e-15
+    assert np.all(e[~big] <= 1e-300)
+    t, e = K.erf_exp_nb(np.array([np.inf, -np.inf, np.nan]))
+    assert t[0] == 1.0 and t[1] == -1.0 and e[0] == e[1] == 0.0 and np.isnan(t[2]) and np.isnan(e[2])
+
+
+@pytest.mark.parametrize("act", [TANH, scaled(ERF, 1.5, 2.0)], ids=lambda a: a.name)
+@pytest.mark.parametrize("blas", [False, True])
+def test_advance_is_bitwise_the_same_as_single_steps(act, blas):
+    X, y = _data(4, 3, 2)
+    states = []
+    for mode in ("step", "advance"):
+        dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=600, replicas=2, blas=blas, block=128), X, y,
+                       act, seed=6)
+        st = dyn.initial_state()
+        if mode == "step":
+            for _ in range(7):
+                dyn.step(st)
+        else:
+            dyn.advance(dyn.advance(st, 3), 4)
+        states.append(st)
+    a, b = states
+    assert a.step == b.step == 7
+    for x1, x2 in ((a.thetaT, b.thetaT), (a.u, b.u), (a.v_thetaT, b.v_thetaT), (a.v_u, b.v_u)):
+        assert np.array_equal(x1, x2)
+
+
+def test_compiled_observation_agrees_with_the_network_functions():
+    from theory._observe import observe_state
+
+    X, y = _data(3, 2, 4)
+    for act, sym in ((TANH, True), (scaled(ERF, 1.5, 2.0), False), (scaled(SIGMOID, 2.0, 0.5), True)):
+        dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=1000, replicas=2, symmetric=sym), X, y, act,
+                       seed=1)
+        st = dyn.initial_state()
+        snap0 = dyn.observe(st)
+        if sym:  # mirrored pairs cancel exactly, as in theory.network.output
+            assert np.all(snap0.f == 0.0) and np.all(snap0.b == 0.0)
+        dyn.advance(st, 20)
+        snap = dyn.observe(st)
+        p = st.particles()
+        H = gram_particles(p.theta, p.u, X, act).H
+        ev = np.linalg.eigvalsh(H)
+        # Sums in another order and activation values within 1 ulp: agreement to rounding.
+        np.testing.assert_allclose(snap.f, output(p, X, act, 2.0), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(snap.b, residual_drift_b(p, X, act), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(snap.lam_min_H, ev[:, 0], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(snap.second_moment, second_moment(p), rtol=1e-13)
+        numpy_obs = observe_state(st.thetaT, st.u, st.v_thetaT, st.v_u, X, act, 2.0, need_b=True, need_ref=True)
+        comp_obs = observe_state(st.thetaT, st.u, st.v_thetaT, st.v_u, X, act, 2.0, need_b=True, need_ref=True,
+                                 compiled=dyn._numba)
+        for name in ("mean", "cov", "w2_sq", "ref_mean", "ref_cov", "H"):
+            np.testing.assert_allclose(getattr(comp_obs, name), getattr(numpy_obs, name), rtol=0, atol=1e-13)
+
+
+def test_chunked_observation_equals_one_chunk(monkeypatch):
+    from theory import _observe
+
+    X, y = _data(3, 2, 4)
+    dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=1000, replicas=2, backend="numpy"), X, y, TANH,
+                   seed=1)
+    st = dyn.advance(dyn.initial_state(), 5)
+    one = dyn.record(st, reference=True)
+    monkeypatch.setattr(_observe, "CHUNK_ELEMENTS", 64)            # 10-particle chunks
+    many = dyn.record(st, reference=True)
+    for name in ("f", "b", "lam_min_H", "lam_max_H", "second_moment", "mean", "cov", "w2_ou_upper_sq"):
+        np.testing.assert_allclose(getattr(many[0], name), getattr(one[0], name), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(many[1][1], one[1][1], rtol=0, atol=1e-13)
+
+
+def test_kernel_choice_is_automatic_and_recorded(monkeypatch):
+    import theory.dynamics as D
+
+    X, y = _data(3, 2, 4)
+    cfg = DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=100, replicas=2)
+    assert simulate(cfg, X, y, TANH, 3, seed=1).kernel == "numba-serial"     # small: serial whatever the owner
+    assert simulate(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=100, backend="numpy"), X, y, TANH, 2,
+                    seed=1).kernel == "numpy"
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert not D.machine_owner()
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    D.set_machine_owner(False)
+    try:
+        assert not D.machine_owner()
+        big = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=20_000), X, y, TANH, seed=1)
+        assert not big._parallel()
+        D.set_machine_owner(True)
+        assert big._parallel() is (numba.get_num_threads() > 1)
+    finally:
+        D.set_machine_owner(None)
+    with pytest.raises(TypeError, match="owner must be a bool or None"):
+        D.set_machine_owner("yes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +472,7 @@ def test_float32_numpy_path_tracks_float64():
     (dict(lambda0=0.0), DomainError, "lambda0 must be > 0"),
     (dict(block=0), DomainError, "block must be >= 1"),
     (dict(blas="yes"), TypeError, "blas must be a bool or None"),
-    (dict(parallel=None), TypeError, "parallel must be a bool"),
+    (dict(parallel="yes"), TypeError, "parallel must be a bool or None"),
 ])
 def test_config_validation(kw, err, match):
     args = dict(alpha=1.0, lam=0.1, dt=0.01, m=4)

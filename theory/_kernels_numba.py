@@ -10,9 +10,14 @@ blocks of ``block`` particles:
   thread count), residual and loss-drift coefficients;
 * pass 2: gradients, noise, update of ``w`` and of the coupled OU reference ``v``.
 
+:func:`particle_steps` runs a whole stretch of steps in one call; its sweep over the blocks does pass 2
+of step l and, while the block is in cache, pass 1 of step l + 1 (one sweep over the state per step
+instead of two; the same operations in the same order, so bitwise the result of single steps).
+
 Activations: the tanh family ``h(z) = c0 + c1 tanh(z / s)`` (kind 0; sigmoid is
-``c/2 + (c/2) tanh(z / (2 s))``) and scaled erf (kind 1, scalar ``math.erf``, a second buffer for
-h').  Others take the numpy path of :mod:`theory.dynamics`.
+``c/2 + (c/2) tanh(z / (2 s))``) and scaled erf (kind 1: Cephes' rational forms, as in scipy, evaluated
+branch-free so that the loop vectorises; a second buffer keeps h' = exp(-z^2) for pass 2).  Others take
+the numpy path of :mod:`theory.dynamics`.
 
 Noise: SplitMix64 words ``mix(key_r + idx * GOLDEN)`` at the counter ``idx = 2 (j kp + q) + e``
 (particle j, pair q < kp = ceil(k/2), word e), with ``key_r = mix(key + (r + 1) * GOLDEN2)`` for
@@ -26,11 +31,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, prange, types, uint64
 from numba.cpython.unsafe.numbers import leading_zeros
+from numba.extending import intrinsic
 
-__all__ = ["particle_step", "particle_step_parallel", "counter_normals_nb", "counter_normals_np", "stream_key",
-           "KIND_TANH", "KIND_ERF"]
+__all__ = ["particle_step", "particle_step_parallel", "particle_steps", "particle_steps_parallel", "stream_keys",
+           "counter_normals_nb", "counter_normals_np", "stream_key",
+           "erf_exp_nb", "KIND_TANH", "KIND_ERF"]
 
 GOLDEN = 0x9E3779B97F4A7C15
 GOLDEN2 = 0xD1B54A32D192ED03
@@ -92,6 +99,76 @@ def _tanh(z):
     p2 = float(uint64(1) << uint64(62 - int(nf))) * 2.0 ** -62   # 2^-n, exact
     em1 = p2 * q + (p2 - 1.0)
     return math.copysign(-em1 / (2.0 + em1), z)
+
+
+# Cephes' erf (|x| <= 1: x T(x^2) / U(x^2)) and erfc (1 < |x| < 8: exp(-x^2) P(x) / Q(x)), the forms
+# scipy.special.erf evaluates; leading 1.0 of the monic denominators written out.
+ERF_T = (9.60497373987051638749E0, 9.00260197203842689217E1, 2.23200534594684319226E3,
+         7.00332514112805075473E3, 5.55923013010394962768E4)
+ERF_U = (1.0, 3.35617141647503099647E1, 5.21357949780152679795E2, 4.59432382970980127987E3,
+         2.26290000613890934246E4, 4.92673942608635921086E4)
+ERFC_P = (2.46196981473530512524E-10, 5.64189564831068821977E-1, 7.46321056442269912687E0,
+          4.86371970985681366614E1, 1.96520832956077098242E2, 5.26445194995477358631E2,
+          9.34528527171957607540E2, 1.02755188689515710272E3, 5.57535335369399327526E2)
+ERFC_Q = (1.0, 1.32281951154744992508E1, 8.67072140885989742329E1, 3.54937778887819891062E2,
+          9.75708501743205489753E2, 1.82390916687909736289E3, 2.24633760818710981792E3,
+          1.65666309194161350182E3, 5.57535340817727675546E2)
+#: |x| beyond which erf(x) is +-1 in float64 (erfc(6) = 2.2e-17 < half an ulp of 1).
+_ERF_CLAMP = 6.0
+#: x^2 beyond which exp(-x^2) is below the smallest normal float64 (2.2e-308) and is returned as 0.
+_EXP_NEG_MAX = 708.0
+
+
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret a uint64 as the float64 with those bits (a register move; keeps loops vectorisable)."""
+    sig = types.float64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@njit(inline="always", **_OPTS)
+def _exp_neg(y):
+    """exp(-y) for y >= 0 (~1 ulp; 0 below the normal range), branch-free: 2^-n e^r, |r| <= ln2/2."""
+    yc = min(y, _EXP_NEG_MAX)
+    nf = math.floor(yc * LOG2E + 0.5)
+    r = -(yc - nf * LN2_HI) + nf * LN2_LO
+    q = r * _horner(r, EXPM1_C)
+    p2 = _bits_to_float(uint64(1023 - int(nf)) << uint64(52))      # 2^-n, exact (n <= 1022)
+    e = p2 * q + p2
+    return e if y <= _EXP_NEG_MAX else 0.0
+
+
+@njit(inline="always", **_OPTS)
+def _erf_exp(x):
+    """(erf(x), exp(-x^2)), both branches of Cephes' erf computed and one selected before a single division.
+
+    For 1 < |x| the value is ``1 - e P/Q = (Q - e P) / Q``.  Agrees with scipy.special.erf to below
+    5e-16 relative (tests/test_dynamics.py); NaN in gives NaN out.
+    """
+    e = _exp_neg(x * x)
+    ax = min(abs(x), _ERF_CLAMP)
+    a2 = ax * ax
+    small = ax <= 1.0
+    ql = _horner(ax, ERFC_Q)
+    num = ax * _horner(a2, ERF_T) if small else ql - e * _horner(ax, ERFC_P)
+    den = _horner(a2, ERF_U) if small else ql
+    t = math.copysign(num / den, x)
+    nan = x != x
+    return (x if nan else t), (x if nan else e)
+
+
+@njit(**_OPTS)
+def erf_exp_nb(x):
+    """(erf(x), exp(-x^2)) of a 1-D float64 array by the kernel's vectorised form (test twin)."""
+    t = np.empty_like(x)
+    e = np.empty_like(x)
+    for j in range(x.size):
+        t[j], e[j] = _erf_exp(x[j])
+    return t, e
 
 
 @njit(inline="always", **_OPTS)
@@ -211,9 +288,8 @@ def _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, part, use_blas):
         else:
             row2 = buf2[r, i, j0:j0 + L]
             for j in range(L):
-                zz = row[j]
-                row2[j] = math.exp(-zz * zz)
-                t = math.erf(zz)
+                t, e = _erf_exp(row[j])
+                row2[j] = e
                 row[j] = t
                 acc += uu[j] * t
         part[i] = acc
@@ -225,14 +301,16 @@ def _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, part, use_blas):
 
 @njit(**_OPTS)
 def _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hc, a, noise, use_noise, key, coef, r, j0, L, kp,
-                 couple, use_blas):
-    """Gradients, noise and the update of particles j0..j0+L-1 of replica r (see particle_step)."""
+                 couple, use_blas, gth, gu, sb, xi):
+    """Gradients, noise and the update of particles j0..j0+L-1 of replica r (see particle_step).
+
+    ``gth (d, >= L)``, ``gu (>= L)``, ``sb (n, >= L)``, ``xi (2 kp, >= L)``: scratch, overwritten.
+    """
     d, n = XT.shape
     c0, c1, c2 = hc[0], hc[1], hc[2]
     A, S, A0, S0 = coef[0], coef[1], coef[2], coef[3]
-    gth = np.empty((d, L))
-    gu = np.zeros(L)
-    sb = np.empty((n, L))
+    for j in range(L):
+        gu[j] = 0.0
     for i in range(n):
         ai = a[r, i]
         row = buf[r, i, j0:j0 + L]
@@ -248,11 +326,11 @@ def _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hc, a, noise, use_noise
                 gu[j] += ai * (c0 + c1 * row[j])
                 s[j] = ai * c2 * row2[j]
     if use_blas:
-        gth = np.dot(XT, sb)
+        # BLAS needs contiguous operands: a fresh (n, L) copy (n d >= 200, so the copy is amortised).
+        gth = np.dot(XT, np.ascontiguousarray(sb[:, :L]))
     else:
         for c in range(d):
             _contract(gth[c], XT[c], sb, 0, L)
-    xi = np.empty((2 * kp, L))
     if use_noise:
         for c in range(d + 1):
             for j in range(L):
@@ -303,6 +381,23 @@ def _residual_coefs(parts, hc, alpha, m, y, drift):
 
 
 @njit(**_OPTS)
+def _scratch(n, d, kp, L):
+    """Scratch of one block's pass 2: gth (d, L), gu (L), sb (n, L), xi (2 kp, L)."""
+    return np.empty((d, L)), np.empty(L), np.empty((n, L)), np.empty((2 * kp, L))
+
+
+@njit(**_OPTS)
+def _prepare(thetaT, X, hc, inv_s, block):
+    """Per-call constants: (nb, X / s, X^T, hc with h' scaled by 1/s, block partials (R, nb, n + 1))."""
+    R, d, m = thetaT.shape
+    nb = (m + block - 1) // block
+    Xs = (X * inv_s).astype(np.float64)
+    XT = np.ascontiguousarray(X.T).astype(np.float64)
+    hcs = np.array([hc[0], hc[1], hc[2] * inv_s])
+    return nb, Xs, XT, hcs, np.empty((R, nb, X.shape[0] + 1))
+
+
+@njit(**_OPTS)
 def particle_step(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise, use_noise,
                   key, couple, block, use_blas):
     """One step of the particle scheme for all replicas, in place; returns f (R, n) before the step.
@@ -339,43 +434,80 @@ def particle_step(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, dr
     use_blas : bool
         The two (n x d x block) products by BLAS instead of the unrolled loops (faster for large n d).
     """
+    keys = np.empty(1, dtype=np.uint64)
+    keys[0] = key
+    return particle_steps(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                          use_noise, keys, couple, block, use_blas)
+
+
+@njit(**_OPTS)
+def particle_steps(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise, use_noise,
+                   keys, couple, block, use_blas):
+    """``len(keys)`` steps of :func:`particle_step` in one call (step l uses ``keys[l]``); returns f (R, n)
+    before the last step.  Explicit ``noise`` needs a single key.
+
+    Each sweep over the blocks does pass 2 of step l and, while the block is in cache, pass 1 of step
+    l + 1 (the same operations on the same values as separate sweeps, so the result is bitwise that
+    of ``len(keys)`` calls).  Block scratch is allocated once per call.
+    """
     R, d, m = thetaT.shape
-    nb = (m + block - 1) // block
-    Xs = (X * inv_s).astype(np.float64)
-    XT = np.ascontiguousarray(X.T).astype(np.float64)
-    parts = np.empty((R, nb, X.shape[0] + 1))
+    n = X.shape[0]
+    kp = (d + 2) // 2
+    nb, Xs, XT, hcs, parts = _prepare(thetaT, X, hc, inv_s, block)
+    gth, gu, sb, xi = _scratch(n, d, kp, block)
     for idx in range(R * nb):
         r, b = idx // nb, idx % nb
         _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b], use_blas)
-    f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
-    hcs = np.array([hc[0], hc[1], hc[2] * inv_s])
-    for idx in range(R * nb):
-        r, b = idx // nb, idx % nb
-        _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, key, coef, r, b * block,
-                     min(block, m - b * block), (d + 2) // 2, couple, use_blas)
+    f = np.empty((R, n))
+    for l in range(keys.size):
+        f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
+        more = l + 1 < keys.size
+        for idx in range(R * nb):
+            r, b = idx // nb, idx % nb
+            j0, L = b * block, min(block, m - b * block)
+            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, keys[l], coef, r, j0, L,
+                         kp, couple, use_blas, gth, gu, sb, xi)
+            if more:
+                _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, b], use_blas)
     return f
 
 
 @njit(parallel=True, **_OPTS)
-def particle_step_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
-                           use_noise, key, couple, block, use_blas):
-    """:func:`particle_step` with the block loops spread over numba's threads (same result, bitwise:
+def particle_steps_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                            use_noise, keys, couple, block, use_blas):
+    """:func:`particle_steps` with the block loops spread over numba's threads (same result, bitwise:
     block partials are reduced serially in block order and the noise is keyed per particle)."""
     R, d, m = thetaT.shape
-    nb = (m + block - 1) // block
-    Xs = (X * inv_s).astype(np.float64)
-    XT = np.ascontiguousarray(X.T).astype(np.float64)
-    parts = np.empty((R, nb, X.shape[0] + 1))
+    n = X.shape[0]
+    kp = (d + 2) // 2
+    nb, Xs, XT, hcs, parts = _prepare(thetaT, X, hc, inv_s, block)
     for idx in prange(R * nb):
         r, b = idx // nb, idx % nb
         _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b], use_blas)
-    f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
-    hcs = np.array([hc[0], hc[1], hc[2] * inv_s])
-    for idx in prange(R * nb):
-        r, b = idx // nb, idx % nb
-        _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, key, coef, r, b * block,
-                     min(block, m - b * block), (d + 2) // 2, couple, use_blas)
+    f = np.empty((R, n))
+    for l in range(keys.size):
+        f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
+        more = l + 1 < keys.size
+        key = keys[l]
+        for idx in prange(R * nb):
+            r, b = idx // nb, idx % nb
+            j0, L = b * block, min(block, m - b * block)
+            gth, gu, sb, xi = _scratch(n, d, kp, L)
+            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, key, coef, r, j0, L,
+                         kp, couple, use_blas, gth, gu, sb, xi)
+            if more:
+                _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, b], use_blas)
     return f
+
+
+@njit(**_OPTS)
+def particle_step_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                           use_noise, key, couple, block, use_blas):
+    """One step of :func:`particle_steps_parallel` (same arguments as :func:`particle_step`)."""
+    keys = np.empty(1, dtype=np.uint64)
+    keys[0] = key
+    return particle_steps_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                                   use_noise, keys, couple, block, use_blas)
 
 
 # ---- numpy twin of the counter-based generator (same formulas, same order of operations) ----
@@ -433,6 +565,16 @@ def counter_normals_np(key, R: int, m: int, k: int) -> np.ndarray:
     rad = np.sqrt(-2.0 * _log_unit_np((a >> np.uint64(11)) + np.uint64(1)))
     c, s = _sincos_turns_np((b >> np.uint64(11)).astype(np.float64) * _TWO_M53)
     return np.stack([rad * c, rad * s], axis=-1).reshape(R, m, 2 * kp)[..., :k]
+
+
+def stream_keys(seed: int, step0: int, count: int) -> np.ndarray:
+    """``[stream_key(seed, step0 + i) for i < count]`` as a uint64 array, vectorised (wrapping uint64
+    arithmetic in numpy equals the masked Python arithmetic of :func:`stream_key`)."""
+    mask = (1 << 64) - 1
+    base = np.uint64((seed * GOLDEN + 0x632BE59BD9B4E019) & mask)
+    steps = np.arange(step0 + 1, step0 + count + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix_np(_mix_np(base) + steps * np.uint64(GOLDEN2))
 
 
 def stream_key(seed: int, step: int) -> np.uint64:

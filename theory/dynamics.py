@@ -20,25 +20,36 @@ OU step at rate lam, so ``v_t ~ p0`` exactly and ``W2(p_t, p0)^2 <= E|w_t - v_t|
 The noise of step ``l`` is a counter-based stream keyed by (seed, l, replica, particle), identical
 in the numba and numpy backends and independent of block size and thread count; ``step(state,
 noise)`` also accepts explicit noise so that the two backends can be compared step by step.
+
+:meth:`Dynamics.advance` runs the steps up to the next record in one compiled call and
+:meth:`Dynamics.record` observes a state in one chunked sweep (f, H, b, moments and the stability
+limit together, no ``(R, m, n)`` array; :mod:`theory._observe`).  The threaded kernel (bitwise the
+serial one) is taken when ``parallel=True``, or with ``parallel=None`` when this process owns the
+machine (:func:`machine_owner`); :attr:`Dynamics.kernel` and :attr:`Trajectory.kernel` record which ran.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
+import numba
 import numpy as np
 
 from . import _kernels_numba as _K
+from ._observe import Observation, observe_state
+from ._records import Snapshot, Trajectory
 from ._validation import check_int, check_matrix, check_nonnegative, check_positive, check_vector, as_float_array
 from .activations import get_activation
 from .errors import DomainError, ShapeError, UnstableStepError
-from .kernels import gram_particles, lambda0 as _lambda0
-from .network import Particles, mean_cov, output, residual_drift_b, sample_p0, second_moment
+from .kernels import lambda0 as _lambda0
+from .network import Particles, sample_p0
 
 __all__ = ["DynamicsConfig", "State", "StepLimits", "Snapshot", "Trajectory", "Dynamics", "step_limits",
-           "stable_dt", "simulate", "counter_normals"]
+           "stable_dt", "simulate", "counter_normals", "set_machine_owner", "machine_owner"]
 
 _SCALINGS = ("pde", "printed")
 _TIMES = ("t", "tau")
@@ -47,6 +58,29 @@ _OUS = ("exact", "euler")
 _SQRT_PI = math.sqrt(math.pi)
 #: n*d from which the kernel's two products go through BLAS (measured crossover on one core).
 _BLAS_MIN_ND = 200
+#: Particles (R m) from which ``parallel=None`` takes the threaded kernel: 64 blocks of 256, so that each of
+#: two threads gets enough blocks to amortise the fork-join of the block loop (one per step).
+_PARALLEL_MIN_PARTICLES = 16_384
+_OWNER: Optional[bool] = None
+
+
+def set_machine_owner(owner: Optional[bool]) -> None:
+    """Declare whether this process owns the machine's cores (None: decide from the environment).
+
+    ``verify`` and ``hunt --workers 1`` may declare True; workers of a multi-process hunt False.
+    """
+    global _OWNER
+    if owner is not None and not isinstance(owner, (bool, np.bool_)):
+        raise TypeError(f"owner must be a bool or None, got {owner!r}")
+    _OWNER = None if owner is None else bool(owner)
+
+
+def machine_owner() -> bool:
+    """Whether this process may spread the kernel over numba's threads: the declared value, else False
+    under pytest-xdist (``PYTEST_XDIST_WORKER``) or in a multiprocessing child, True otherwise."""
+    if _OWNER is not None:
+        return _OWNER
+    return not os.environ.get("PYTEST_XDIST_WORKER") and multiprocessing.parent_process() is None
 
 
 def counter_normals(seed: int, step: int, R: int, m: int, k: int) -> np.ndarray:
@@ -86,7 +120,8 @@ class DynamicsConfig:
     couple_ou : bool         advance the reference OU (W2 upper bound).
     lambda0 : float or None  sqrt(Lambda/n) for ``time="tau"``; None: computed from (X, act).
     block : int              particles per block of the compiled kernel.
-    parallel : bool          spread the kernel's blocks over numba's threads (same numbers, bitwise).
+    parallel : bool or None  spread the kernel's blocks over numba's threads (same numbers, bitwise);
+                             None: when :func:`machine_owner`, numba has > 1 thread and R m >= 16384.
     blas : bool or None      products by BLAS in the kernel (None: when n d >= 200).
     """
 
@@ -104,7 +139,7 @@ class DynamicsConfig:
     couple_ou: bool = True
     lambda0: Optional[float] = None
     block: int = 256
-    parallel: bool = False
+    parallel: Optional[bool] = None
     blas: Optional[bool] = None
 
     def __post_init__(self):
@@ -117,9 +152,10 @@ class DynamicsConfig:
             _check_choice(name, getattr(self, name), choices)
         if self.replicas is not None:
             set_("replicas", check_int("replicas", self.replicas, minimum=1))
-        if self.blas is not None and not isinstance(self.blas, (bool, np.bool_)):
-            raise TypeError(f"blas must be a bool or None, got {self.blas!r}")
-        for name in ("symmetric", "couple_ou", "parallel"):
+        for name in ("blas", "parallel"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool or None, got {getattr(self, name)!r}")
+        for name in ("symmetric", "couple_ou"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.symmetric and self.m % 2:
@@ -190,34 +226,45 @@ class StepLimits:
         return math.inf if total == 0.0 else 1.0 / total
 
 
-def _stiffness_consts(act, Z):
-    """(sup|h'|, sup|h''|): the closed-form / certified G2, G3, or the max over Z when not admissible."""
-    if act.admissible:
-        return act.constants.G2, act.constants.G3
-    derivs = act.derivatives(Z, min(2, act.max_order))
-    g3 = float(np.abs(derivs[2]).max()) if len(derivs) > 2 else 0.0
-    return float(np.abs(derivs[1]).max()), g3
+def _limits(config: DynamicsConfig, obs: Observation, X, y, act, to_time: float, ev=None) -> StepLimits:
+    """:class:`StepLimits` from an :class:`~theory._observe.Observation` (worst replica).
 
-
-def step_limits(config: DynamicsConfig, particles: Particles, X, y, act, lambda0=None) -> StepLimits:
-    """The stability limits of :class:`StepLimits` at the measure ``particles`` (worst replica)."""
-    X = check_matrix("X", X)
-    y = check_vector("y", y, length=X.shape[0])
-    act = get_activation(act)
+    sup|h'|, sup|h''|: the closed-form / certified G2, G3, or the max over the pre-activations when
+    the activation is not admissible (``obs.g2``, ``obs.g3``).  ``ev``: the eigenvalues of ``obs.H`` if
+    already computed.
+    """
     n = X.shape[0]
     per_m = config.m if config.scaling == "printed" else 1.0
-    lam_max = float(np.linalg.eigvalsh(gram_particles(particles.theta, particles.u, X, act).H)[..., -1].max())
-    r1 = float(np.abs(output(particles, X, act, config.alpha) - y).sum(axis=-1).max())
-    g2, g3 = _stiffness_consts(act, particles.theta @ X.T)
+    lam_max = float((np.linalg.eigvalsh(obs.H) if ev is None else ev)[..., -1].max())
+    r1 = float(np.abs(obs.f - y).sum(axis=-1).max())
+    g2, g3 = (act.constants.G2, act.constants.G3) if act.admissible else (obs.g2, obs.g3)
     xmax = float(np.linalg.norm(X, axis=1).max())
-    L = (2.0 * config.alpha / n) * r1 * (float(np.abs(particles.u).max()) * g3 * xmax ** 2 + g2 * xmax)
+    L = (2.0 * config.alpha / n) * r1 * (obs.max_abs_u * g3 * xmax ** 2 + g2 * xmax)
     inf = math.inf
     lam_eff = config.lam / per_m
     return StepLimits(
         kernel=per_m * n / (config.alpha ** 2 * lam_max) if lam_max > 0 else inf,
         particle=per_m * 2.0 / L if L > 0 else inf,
         ou=2.0 / lam_eff if (config.ou == "euler" and lam_eff > 0) else inf,
-        to_time=_time_factor(config, X, act, lambda0))
+        to_time=to_time)
+
+
+def step_limits(config: DynamicsConfig, particles: Particles, X, y, act, lambda0=None) -> StepLimits:
+    """The stability limits of :class:`StepLimits` at the measure ``particles`` (worst replica)."""
+    if not isinstance(config, DynamicsConfig):
+        raise TypeError(f"config must be a DynamicsConfig, got {type(config).__name__}")
+    if not isinstance(particles, Particles):
+        raise TypeError(f"particles must be a Particles instance, got {type(particles).__name__}")
+    X = check_matrix("X", X, cols=particles.d)
+    y = check_vector("y", y, length=X.shape[0])
+    act = get_activation(act)
+    theta, u = particles.theta, particles.u
+    if theta.ndim == 2:
+        theta, u = theta[None], u[None]
+    thetaT = np.swapaxes(theta.reshape((-1,) + theta.shape[-2:]), -1, -2)
+    obs = observe_state(thetaT, u.reshape((-1, u.shape[-1])), None, None, X, act, config.alpha, need_b=False,
+                        need_stiffness=not act.admissible)
+    return _limits(config, obs, X, y, act, _time_factor(config, X, act, lambda0))
 
 
 def _time_factor(config, X, act, lambda0=None) -> float:
@@ -236,73 +283,6 @@ def stable_dt(config: DynamicsConfig, particles: Particles, X, y, act, c: float 
     """A recommended step ``c * limit`` in the unit of ``config.time`` (MATH 1.3 suggests c ~ 0.2)."""
     lim = step_limits(config, particles, X, y, act)
     return check_positive("c", c) * lim.limit * lim.to_time
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Observables of the measure p_t at one time (R = replicas; MATH 1.5, 5).
-
-    ``f, residual, b (R, n)``; ``loss, lam_min_H, lam_max_H, second_moment, w2_ou_upper_sq (R,)``;
-    ``mean (R, k)``, ``cov (R, k, k)`` of w = (theta, u); ``b`` is None when h'' does not exist and
-    ``w2_ou_upper_sq`` (= mean_j |w_j - v_j|^2) None when no reference OU is coupled.
-    """
-
-    step: int
-    t: float
-    t_phys: float
-    f: np.ndarray
-    residual: np.ndarray
-    loss: np.ndarray
-    lam_min_H: np.ndarray
-    lam_max_H: np.ndarray
-    second_moment: np.ndarray
-    b: Optional[np.ndarray]
-    mean: np.ndarray
-    cov: np.ndarray
-    w2_ou_upper_sq: Optional[np.ndarray]
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Snapshots stacked along a leading time axis (N records); fields as in :class:`Snapshot`.
-
-    ``steps``, ``t`` (unit of ``config.time``) and ``t_phys`` have shape (N,); every other field
-    gains the leading axis N, e.g. ``loss (N, R)`` and ``residual (N, R, n)``.
-    """
-
-    config: DynamicsConfig
-    seed: int
-    backend: str
-    steps: np.ndarray
-    t: np.ndarray
-    t_phys: np.ndarray
-    f: np.ndarray
-    residual: np.ndarray
-    loss: np.ndarray
-    lam_min_H: np.ndarray
-    lam_max_H: np.ndarray
-    second_moment: np.ndarray
-    b: Optional[np.ndarray]
-    mean: np.ndarray
-    cov: np.ndarray
-    w2_ou_upper_sq: Optional[np.ndarray]
-
-    @property
-    def w2_ou_upper(self) -> Optional[np.ndarray]:
-        """sqrt(E|w_t - v_t|^2), the synchronous-coupling upper value of W2(p_t, p0) (tier S)."""
-        return None if self.w2_ou_upper_sq is None else np.sqrt(self.w2_ou_upper_sq)
-
-    @classmethod
-    def from_snapshots(cls, config, seed, backend, snaps) -> "Trajectory":
-        fields = {}
-        for name in Snapshot.__dataclass_fields__:
-            vals = [getattr(s, name) for s in snaps]
-            key = "steps" if name == "step" else name
-            fields[key] = None if vals[0] is None else np.asarray(np.stack(vals) if name != "step" else vals)
-        for arr in fields.values():
-            if arr is not None:
-                arr.setflags(write=False)
-        return cls(config=config, seed=seed, backend=backend, **fields)
 
 
 def _numba_activation(act):
@@ -354,6 +334,8 @@ class Dynamics:
         self._coef = self._ou_coefficients()
         self._buffers = None
         self._use_blas = self.n * self.d >= _BLAS_MIN_ND if config.blas is None else config.blas
+        #: The step that ran last: "numpy", "numba-serial" or "numba-parallel/T" ("" before any step).
+        self.kernel = ""
 
     # -- coefficients ---------------------------------------------------------------------------
     def _ou_coefficients(self) -> np.ndarray:
@@ -396,12 +378,16 @@ class Dynamics:
 
     def limits(self, state: State) -> StepLimits:
         """:class:`StepLimits` at the current measure of ``state``."""
-        return step_limits(self.config, state.particles(), self.X, self.y, self.act,
-                           lambda0=math.sqrt(self.to_time) / self.config.alpha)
+        self._check_state(state)
+        return _limits(self.config, self._observation(state, need_b=False), self.X, self.y, self.act,
+                       self.to_time)
 
     def _check_limits(self, particles: Particles, step: int = 0) -> None:
         lim = step_limits(self.config, particles, self.X, self.y, self.act,
                           lambda0=math.sqrt(self.to_time) / self.config.alpha)
+        self._raise_if_unstable(lim, step)
+
+    def _raise_if_unstable(self, lim: StepLimits, step: int) -> None:
         if self.dt_phys > lim.limit:
             raise UnstableStepError(
                 f"dt={self.config.dt!r} (time={self.config.time!r}) exceeds the stability limit "
@@ -413,8 +399,7 @@ class Dynamics:
         return counter_normals(self.seed, step, self.config.R, self.config.m, self.k)
 
     # -- stepping ------------------------------------------------------------------------------
-    def step(self, state: State, noise=None) -> State:
-        """Advance every replica by one step, in place; ``noise`` (R, m, k) replaces the stream if given."""
+    def _check_state(self, state: State) -> None:
         if not isinstance(state, State):
             raise TypeError(f"state must be a State, got {type(state).__name__}")
         cfg = self.config
@@ -425,18 +410,46 @@ class Dynamics:
             if arr is not None and (arr.shape != want or arr.dtype != cfg.dtype or not arr.flags.c_contiguous):
                 raise ShapeError(f"state.{name} must be a C-contiguous {cfg.dtype} array of shape {want}, "
                                  f"got {arr.dtype} {arr.shape}")
+
+    def step(self, state: State, noise=None) -> State:
+        """Advance every replica by one step, in place; ``noise`` (R, m, k) replaces the stream if given."""
+        self._check_state(state)
+        cfg = self.config
         if noise is not None:
             noise = as_float_array("noise", noise, ndim=3)
             if noise.shape != (cfg.R, cfg.m, self.k):
                 raise ShapeError(f"noise must have shape {(cfg.R, cfg.m, self.k)}, got {noise.shape}")
         if self.backend == "numba":
-            self._step_numba(state, noise)
+            self._step_numba(state, noise, 1)
         else:
             self._step_numpy(state, self.noise(state.step) if noise is None else noise)
+            self.kernel = "numpy"
         state.step += 1
         return state
 
-    def _step_numba(self, state: State, noise) -> None:
+    def advance(self, state: State, n_steps: int) -> State:
+        """Advance ``state`` by ``n_steps`` steps of the stream, in place: one compiled call on the numba
+        backend (bitwise the same as ``n_steps`` calls of :meth:`step`)."""
+        self._check_state(state)
+        n_steps = check_int("n_steps", n_steps, minimum=0)
+        if n_steps == 0:
+            return state
+        if self.backend == "numba":
+            self._step_numba(state, None, n_steps)
+            state.step += n_steps
+        else:
+            for _ in range(n_steps):
+                self.step(state)
+        return state
+
+    def _parallel(self) -> bool:
+        """Whether the next call takes the threaded kernel (config, else :func:`machine_owner` and size)."""
+        if self.config.parallel is not None:
+            return bool(self.config.parallel)
+        return (machine_owner() and numba.get_num_threads() > 1
+                and self.config.R * self.config.m >= _PARALLEL_MIN_PARTICLES)
+
+    def _step_numba(self, state: State, noise, n_steps: int) -> None:
         cfg = self.config
         kind, hc, s = self._numba
         if self._buffers is None:
@@ -447,11 +460,14 @@ class Dynamics:
                                  y=self.y.astype(dt), hc=np.asarray(hc, dtype=np.float64))
         bf = self._buffers
         couple = state.v_thetaT is not None
-        kernel = _K.particle_step_parallel if cfg.parallel else _K.particle_step
+        parallel = self._parallel()
+        keys = _K.stream_keys(self.seed, state.step, n_steps)
+        kernel = _K.particle_steps_parallel if parallel else _K.particle_steps
         kernel(state.thetaT, state.u, state.v_thetaT if couple else bf["d3"], state.v_u if couple else bf["d2"],
                bf["X"], bf["y"], bf["buf"], bf["buf2"], kind, bf["hc"], 1.0 / s, cfg.alpha, self._coef[4],
                self._coef[:4], bf["d3"] if noise is None else noise.astype(cfg.dtype), noise is not None,
-               _K.stream_key(self.seed, state.step), couple, cfg.block, self._use_blas)
+               keys, couple, cfg.block, self._use_blas)
+        self.kernel = f"numba-parallel/{numba.get_num_threads()}" if parallel else "numba-serial"
 
     def _step_numpy(self, state: State, xi: np.ndarray) -> None:
         A, S, A0, S0, D = self._coef
@@ -472,38 +488,56 @@ class Dynamics:
     # -- observing -----------------------------------------------------------------------------
     def observe(self, state: State) -> Snapshot:
         """The :class:`Snapshot` of ``state`` (raises UnstableStepError if the run has diverged)."""
-        if not (np.all(np.isfinite(state.thetaT)) and np.all(np.isfinite(state.u))):
+        return self.record(state, check=False)[0]
+
+    def record(self, state: State, check: Optional[bool] = None, reference: bool = False
+               ) -> Tuple[Snapshot, Optional[Tuple[np.ndarray, np.ndarray]]]:
+        """The :class:`Snapshot` of ``state`` and, with ``reference``, the mean (R, k) and covariance
+        (R, k, k) of the reference particles v, from one chunked sweep over the particles.
+
+        ``check`` (default: ``check_stability``) also raises :class:`~theory.errors.UnstableStepError`
+        when ``dt`` exceeds the stability limit at this state; a diverged run always raises.
+        """
+        self._check_state(state)
+        if reference and state.v_thetaT is None:
+            raise DomainError("this run does not couple a reference OU (couple_ou=False)")
+        obs = self._observation(state, need_b=self.act.max_order >= 2, need_ref=reference)
+        ev = np.linalg.eigvalsh(obs.H)
+        if self.check_stability if check is None else check:
+            self._raise_if_unstable(_limits(self.config, obs, self.X, self.y, self.act, self.to_time, ev),
+                                    state.step)
+        r = obs.f - self.y
+        snap = Snapshot(step=state.step, t=state.step * self.config.dt, t_phys=state.step * self.dt_phys,
+                        f=obs.f, residual=r, loss=np.mean(r ** 2, axis=-1), lam_min_H=ev[..., 0],
+                        lam_max_H=ev[..., -1], second_moment=obs.second_moment, b=obs.b, mean=obs.mean,
+                        cov=obs.cov, w2_ou_upper_sq=obs.w2_sq)
+        return snap, ((obs.ref_mean, obs.ref_cov) if reference else None)
+
+    def _observation(self, state: State, need_b: bool, need_ref: bool = False) -> Observation:
+        """:func:`~theory._observe.observe_state` of ``state``, raising UnstableStepError on divergence.
+
+        A non-finite particle makes ``second_moment`` (a sum of all squares) non-finite, so the compiled
+        sweep needs no separate scan; the numpy path scans first, keeping the activations off inf/NaN.
+        """
+        if self._numba is None and not (np.all(np.isfinite(state.thetaT)) and np.all(np.isfinite(state.u))):
             self._diverged(state)
         # A diverging run can hold finite values whose squares overflow; report that as divergence
         # below instead of as a floating-point warning.
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                snap = self._observe(state)
+                obs = observe_state(state.thetaT, state.u, state.v_thetaT, state.v_u, self.X, self.act,
+                                    self.config.alpha, need_b=need_b, need_ref=need_ref,
+                                    need_stiffness=not self.act.admissible, compiled=self._numba)
+                ok = all(np.all(np.isfinite(v)) for v in (obs.f, obs.cov, obs.H, obs.second_moment))
         except np.linalg.LinAlgError:
+            ok = False
+        if not ok:
             self._diverged(state)
-        if not all(np.all(np.isfinite(v)) for v in (snap.f, snap.cov, snap.lam_max_H, snap.second_moment)):
-            self._diverged(state)
-        return snap
+        return obs
 
     def _diverged(self, state: State):
         raise UnstableStepError(f"the particles diverged (non-finite or overflowing) by step {state.step} "
                                 f"with dt={self.config.dt!r}; use stable_dt()")
-
-    def _observe(self, state: State) -> Snapshot:
-        p = state.particles()
-        f = output(p, self.X, self.act, self.config.alpha)
-        r = f - self.y
-        ev = np.linalg.eigvalsh(gram_particles(p.theta, p.u, self.X, self.act).H)
-        mean, cov = mean_cov(p)
-        b = residual_drift_b(p, self.X, self.act) if self.act.max_order >= 2 else None
-        w2 = None
-        if state.v_thetaT is not None:
-            diff = (state.thetaT - state.v_thetaT).astype(np.float64)
-            w2 = (np.sum(diff ** 2, axis=1) + (state.u - state.v_u).astype(np.float64) ** 2).mean(axis=-1)
-        return Snapshot(step=state.step, t=state.step * self.config.dt, t_phys=state.step * self.dt_phys,
-                        f=f, residual=r, loss=np.mean(r ** 2, axis=-1), lam_min_H=ev[..., 0],
-                        lam_max_H=ev[..., -1], second_moment=second_moment(p), b=b, mean=mean, cov=cov,
-                        w2_ou_upper_sq=w2)
 
     def run(self, state: State, n_steps: int, record_every: Optional[int] = None,
             record_times: Optional[Sequence[float]] = None) -> Trajectory:
@@ -523,14 +557,13 @@ class Dynamics:
                 raise DomainError(f"record_times must lie in [0, n_steps * dt] = [0, {n_steps * self.config.dt:g}], "
                                   f"got {t!r}")
             marks.add(step)
-        snaps = [self.observe(state)]
-        for i in range(1, n_steps + 1):
-            self.step(state)
-            if i in marks:
-                snaps.append(self.observe(state))
-                if self.check_stability:
-                    self._check_limits(state.particles(), state.step)
-        return Trajectory.from_snapshots(self.config, self.seed, self.backend, snaps)
+        snaps = [self.record(state, check=False)[0]]
+        done = 0
+        for mark in sorted(marks - {0}):
+            self.advance(state, mark - done)          # the whole stretch to the next record in one call
+            done = mark
+            snaps.append(self.record(state)[0])
+        return Trajectory.from_snapshots(self.config, self.seed, self.backend, snaps, kernel=self.kernel)
 
 
 def simulate(config: DynamicsConfig, X, y, act, n_steps: int, seed: int, record_every: Optional[int] = None,

@@ -33,8 +33,7 @@ from scipy.special import logsumexp
 from ._validation import as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_vector
 from .divergences import kl_gaussian_p0, w2_squared_gaussian, w2_squared_gaussian_p0
 from .dynamics import Dynamics, State, Trajectory
-from .errors import DomainError, MissingDerivativeError, ShapeError, UnstableStepError
-from .network import mean_cov
+from .errors import DomainError, MissingDerivativeError, ShapeError
 
 __all__ = ["plugin_kl_bias", "plugin_w2_sq_bias", "replica_mean_se", "CoupledRun", "run_coupled",
            "PathEvidence", "path_evidence",
@@ -94,8 +93,10 @@ class CoupledRun:
 def run_coupled(dyn: Dynamics, state: State, n_steps: int, record_every: int) -> CoupledRun:
     """Advance ``state`` like :meth:`Dynamics.run`, recording also the reference particles' moments.
 
-    The stability limit is re-checked at every record (raising
-    :class:`~theory.errors.UnstableStepError`), as ``Dynamics.run`` does with ``check_stability``.
+    The steps between two records run as one compiled call (:meth:`Dynamics.advance`); each record is
+    one chunked sweep over the particles (:meth:`Dynamics.record`) that also re-checks the stability
+    limit (raising :class:`~theory.errors.UnstableStepError`), as ``Dynamics.run`` does with
+    ``check_stability``.
     """
     if not isinstance(dyn, Dynamics):
         raise TypeError(f"dyn must be a Dynamics, got {type(dyn).__name__}")
@@ -103,22 +104,20 @@ def run_coupled(dyn: Dynamics, state: State, n_steps: int, record_every: int) ->
     every = check_int("record_every", record_every)
     snaps, means, covs = [], [], []
 
-    def record():
-        snaps.append(dyn.observe(state))
-        mu, cov = mean_cov(state.reference())
+    def record(check):
+        snap, (mu, cov) = dyn.record(state, check=check, reference=True)
+        snaps.append(snap)
         means.append(mu)
         covs.append(cov)
 
-    record()
-    for i in range(1, n_steps + 1):
-        dyn.step(state)
-        if i % every == 0 or i == n_steps:
-            record()
-            lim = dyn.limits(state)
-            if dyn.dt_phys > lim.limit:
-                raise UnstableStepError(f"dt={dyn.config.dt!r} exceeds the stability limit "
-                                        f"{lim.limit * lim.to_time:.6g} at step {state.step}")
-    traj = Trajectory.from_snapshots(dyn.config, dyn.seed, dyn.backend, snaps)
+    record(False)
+    done = 0
+    while done < n_steps:
+        todo = min(every - done % every, n_steps - done)
+        dyn.advance(state, todo)
+        done += todo
+        record(True)
+    traj = Trajectory.from_snapshots(dyn.config, dyn.seed, dyn.backend, snaps, kernel=dyn.kernel)
     return CoupledRun(traj, np.stack(means), np.stack(covs))
 
 
@@ -358,6 +357,10 @@ def gibbs_moments(sol, X) -> Tuple[np.ndarray, np.ndarray, float]:
     z-expectation: ``E theta = X^+ E z``, ``Cov theta = X^+ Cov(z) X^+^T + I - X^+ X``,
     ``E u = -E s``, ``E[theta u] = -X^+ E[z s]``, ``E u^2 = 1 + E s^2``.
     """
+    from .gibbs import GibbsSolution
+
+    if not isinstance(sol, GibbsSolution):
+        raise TypeError(f"sol must be a GibbsSolution (from solve_gibbs), got {type(sol).__name__}: {sol!r}")
     X = check_matrix("X", X)
     rule, s = sol.rule, np.asarray(sol.s, float)
     logw = np.log(rule.weights) + 0.5 * s * s
@@ -457,10 +460,11 @@ def long_run_average(dyn: Dynamics, state: State, n_steps: int, every: int, X, a
     if not isinstance(dyn, Dynamics):
         raise TypeError(f"dyn must be a Dynamics, got {type(dyn).__name__}")
     n_steps, every = check_int("n_steps", n_steps), check_int("every", every)
-    total, count = 0.0, 0
+    total, count, done = 0.0, 0, 0
     for i in range(1, n_steps + 1):
-        dyn.step(state)
         if 2 * i >= n_steps and (i % every == 0 or i == n_steps):
+            dyn.advance(state, i - done)                # the steps up to the sample in one compiled call
+            done = i
             total, count = total + output(state.particles(), X, act, dyn.config.alpha), count + 1
     return total / count, second_moment(state.particles())
 

@@ -1,0 +1,190 @@
+"""Compiled sweeps behind :mod:`theory._observe`: the sums of f, H, b, the stiffness and the moments of
+a particle state in its component-major layout, block by block, with no ``(R, n, m)`` array.
+
+The activation families and formulas are those of the particle kernel (:mod:`theory._kernels_numba`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._kernels_numba import _OPTS, _contract, _erf_exp, _tanh
+
+__all__ = ["observe_sums", "moment_sums"]
+
+
+@njit(**_OPTS)
+def _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2):
+    """z (raw pre-activation), h, h', h'' of particles j0..j0+L-1 at every input into ``(n, >= L)`` rows."""
+    n = Xs.shape[0]
+    c0, c1, c2 = hc[0], hc[1], hc[2]
+    for i in range(n):
+        zr = z[i]
+        _contract(zr, Xs[i], th, j0, L)                       # z / s
+        hr, h1r, h2r = h[i], h1[i], h2[i]
+        if kind == 0:
+            for j in range(L):
+                t = _tanh(zr[j])
+                q = 1.0 - t * t
+                hr[j] = c0 + c1 * t
+                h1r[j] = (c2 / s) * q
+                h2r[j] = (-2.0 * c2 / (s * s)) * t * q
+                zr[j] = s * zr[j]
+        else:
+            for j in range(L):
+                t, e = _erf_exp(zr[j])
+                hr[j] = c1 * t
+                h1r[j] = (c2 / s) * e
+                h2r[j] = (-2.0 * zr[j] / s) * h1r[j]
+                zr[j] = s * zr[j]
+
+
+# A pair (j, j + 1) is summed as ((u_j + u_j+1)(g_j + g_j+1) + (u_j - u_j+1)(g_j - g_j+1)) / 2, which equals
+# u_j g_j + u_j+1 g_j+1 and is 0.0 exactly for a mirrored pair (u_j+1 = -u_j, same theta, so g_j+1 = g_j)
+# under any contraction or reassociation: both products are of an exact zero.  (u_j g_j + u_j+1 g_j+1
+# written directly becomes fma(u_j, g_j, u_j+1 g_j+1), the rounding error of a product, not 0.)
+@njit(inline="always", **_OPTS)
+def _pair(ua, ub, ga, gb):
+    return 0.5 * ((ua + ub) * (ga + gb) + (ua - ub) * (ga - gb))
+
+
+@njit(inline="always", **_OPTS)
+def _pair_dot(uu, hr, L):
+    """sum_j u_j h_j over j < L, adjacent pairs first."""
+    acc = 0.0
+    P = L - L % 2
+    for j in range(0, P, 2):
+        acc += _pair(uu[j], uu[j + 1], hr[j], hr[j + 1])
+    for j in range(P, L):
+        acc += uu[j] * hr[j]
+    return acc
+
+
+@njit(inline="always", **_OPTS)
+def _pair_b(uu, hr, zr, h1r, h2r, xsq, L):
+    """sum_j u_j (h + z h' - |x|^2 h'')_j over j < L, adjacent pairs first."""
+    acc = 0.0
+    P = L - L % 2
+    for j in range(0, P, 2):
+        ga = hr[j] + zr[j] * h1r[j] - xsq * h2r[j]
+        gb = hr[j + 1] + zr[j + 1] * h1r[j + 1] - xsq * h2r[j + 1]
+        acc += _pair(uu[j], uu[j + 1], ga, gb)
+    for j in range(P, L):
+        acc += uu[j] * (hr[j] + zr[j] * h1r[j] - xsq * h2r[j])
+    return acc
+
+
+@njit(**_OPTS)
+def observe_sums(thetaT, u, X, kind, hc, s, need_b, need_stiffness, block):
+    """Sums over the particles of one state, per replica r (pairs (2j, 2j + 1) added first in f and b)::
+
+        f[r, i]  = sum_j u_j h(z_ji)              b[r, i] = sum_j u_j (h + z h' - |x_i|^2 h'')(z_ji)
+        H1[r]    = sum_j u_j^2 h'(z_j) h'(z_j)^T  H2[r]   = sum_j h(z_j) h(z_j)^T
+        stats[r] = (sum_j |w_j|^2, max_j |u_j|, max_ji |h'|, max_ji |h''|)   (the last two if need_stiffness)
+
+    ``hc``, ``s``: ``h = c0 + c1 tanh(z/s)``, ``h' = (c2/s)(1 - T^2)`` (kind 0) or ``h = c1 erf(z/s)``,
+    ``h' = (c2/s) exp(-(z/s)^2)`` (kind 1), as in :func:`particle_step`.  The Gram sums are plain
+    loops (measured faster than two BLAS products per block at n = 20, block 256 to 4096, one thread).
+    """
+    R, d, m = thetaT.shape
+    n = X.shape[0]
+    Xs = (X / s).astype(np.float64)
+    xsq = np.zeros(n)
+    for i in range(n):
+        for c in range(d):
+            xsq[i] += X[i, c] * X[i, c]
+    f, b = np.zeros((R, n)), np.zeros((R, n))
+    H1, H2, stats = np.zeros((R, n, n)), np.zeros((R, n, n)), np.zeros((R, 4))
+    z, h, h1, h2 = np.empty((n, block)), np.empty((n, block)), np.empty((n, block)), np.empty((n, block))
+    g = np.empty((n, block))
+    for r in range(R):
+        th = thetaT[r]
+        for j0 in range(0, m, block):
+            L = min(block, m - j0)
+            uu = u[r, j0:j0 + L]
+            _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2)
+            for i in range(n):
+                hr, h1r, gr = h[i], h1[i], g[i]
+                f[r, i] += _pair_dot(uu, hr, L)
+                if need_b:
+                    b[r, i] += _pair_b(uu, hr, z[i], h1r, h2[i], xsq[i], L)
+                for j in range(L):
+                    gr[j] = uu[j] * h1r[j]
+                if need_stiffness:
+                    mx1 = stats[r, 2]
+                    mx2 = stats[r, 3]
+                    h2r = h2[i]
+                    for j in range(L):
+                        mx1 = max(mx1, abs(h1r[j]))
+                        mx2 = max(mx2, abs(h2r[j]))
+                    stats[r, 2] = mx1
+                    stats[r, 3] = mx2
+            for i in range(n):
+                for k in range(i + 1):
+                    a1 = 0.0
+                    a2 = 0.0
+                    gi, gk, hi, hk = g[i], g[k], h[i], h[k]
+                    for j in range(L):
+                        a1 += gi[j] * gk[j]
+                        a2 += hi[j] * hk[j]
+                    H1[r, i, k] += a1
+                    H2[r, i, k] += a2
+            sq = 0.0
+            mu = stats[r, 1]
+            for j in range(L):
+                sq += uu[j] * uu[j]
+                mu = max(mu, abs(uu[j]))
+            for c in range(d):
+                tc = th[c, j0:j0 + L]
+                for j in range(L):
+                    sq += tc[j] * tc[j]
+            stats[r, 0] += sq
+            stats[r, 1] = mu
+        for i in range(n):
+            for k in range(i):
+                H1[r, k, i] = H1[r, i, k]
+                H2[r, k, i] = H2[r, i, k]
+    return f, b, H1, H2, stats
+
+
+@njit(**_OPTS)
+def moment_sums(thetaT, u, vT, vu, couple):
+    """Mean (R, k) and plug-in covariance (R, k, k) of w = (theta, u) (two passes), and the coupling
+    sums ``sum_j |w_j - v_j|^2`` (R,) when ``couple``."""
+    R, d, m = thetaT.shape
+    k = d + 1
+    mean = np.zeros((R, k))
+    cov = np.zeros((R, k, k))
+    w2 = np.zeros(R)
+    for r in range(R):
+        for c in range(d):
+            acc = 0.0
+            for j in range(m):
+                acc += thetaT[r, c, j]
+            mean[r, c] = acc / m
+        acc = 0.0
+        for j in range(m):
+            acc += u[r, j]
+        mean[r, d] = acc / m
+        for a in range(k):
+            ra = thetaT[r, a] if a < d else u[r]
+            for c in range(a + 1):
+                rc = thetaT[r, c] if c < d else u[r]
+                ma, mc = mean[r, a], mean[r, c]
+                acc = 0.0
+                for j in range(m):
+                    acc += (ra[j] - ma) * (rc[j] - mc)
+                cov[r, a, c] = acc / m
+                cov[r, c, a] = acc / m
+        if couple:
+            acc = 0.0
+            for c in range(d):
+                for j in range(m):
+                    e = thetaT[r, c, j] - vT[r, c, j]
+                    acc += e * e
+            for j in range(m):
+                e = u[r, j] - vu[r, j]
+                acc += e * e
+            w2[r] = acc
+    return mean, cov, w2
