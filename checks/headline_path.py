@@ -131,10 +131,14 @@ EXAMPLE_DISPLACEMENT = {"n": 3, "d": 2, "seed": 7, "labels": "continuous", "r_mi
                         "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "m": 500, "replicas": 8, "n_records": 24,
                         "dt_c": 0.25, "lam": 0.5, "a0": 1.0, "T_lam": 1.0}
 
-register(Variant(claim=HEADLINE, name="displacement", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
+# Declared REPORT, not HOLDS: at the widths a ci run affords, the W2^2 bracket's replica noise is the size
+# of its value at 8 alpha, so the inputs of a ci run cannot decide it (docs/verdicts.md#expected-outcomes: no
+# variant is held to an outcome its inputs do not decide).  The verdict and its exponent are still computed
+# and reported; dev/hunt widths decide them.
+register(Variant(claim=HEADLINE, name="displacement", expected=Expected.REPORT, tier=Tier.ESTIMATED,
                  description="parameters move O(1) while the W2^2 upper bracket falls like alpha^-2 (alpha x 1..8)",
                  strategy=displacement_cases, check=check_displacement, max_examples=1,
                  examples=(EXAMPLE_DISPLACEMENT,), time_budget_s=60.0,
-                 min_decided=0, min_decided_reason="none under ci: at m = 500/2000 and 8 replicas the W2^2 upper "
-                 "bracket's replica noise (se ~ 3e-4) is the size of its value at 8 alpha, so the ci verdicts are "
-                 "INCONCLUSIVE; the dev/hunt widths (m >= 1e3 x 4, 1e5 under hunt) are the ones that decide"))
+                 expected_reason="an audit under ci: at m = 500/2000 and 8 replicas the W2^2 upper bracket's replica "
+                 "noise (se ~ 3e-4) is the size of its value at 8 alpha, so ci verdicts are INCONCLUSIVE; the "
+                 "dev/hunt widths (m >= 1e3 x 4, 1e5 under hunt) decide the exponent"))
