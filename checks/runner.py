@@ -157,6 +157,17 @@ class _Collector:
 CASE_MAX_ABS = 1e150
 
 
+class MissingCaseField(KeyError):
+    """A check looked up a field its case lacks; ``args[0]`` is the field, as for any KeyError."""
+
+    def __init__(self, variant_id: str, field: str, fields):
+        super().__init__(field)
+        self.message = f"{variant_id}: the case has no field {field!r} (fields: {fields})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def validate_case(variant_id: str, case: Any, path: str = "case") -> None:
     """Refuse a case that no check can compute, naming the field and its value.
 
@@ -200,8 +211,7 @@ def check_case(variant: Variant, case: Dict[str, Any]) -> Verdict:
     except KeyError as exc:
         if not (exc.args and isinstance(exc.args[0], str) and exc.args[0] not in case):
             raise
-        raise KeyError(f"{variant.id}: the case has no field {exc.args[0]!r} "
-                       f"(fields: {sorted(case)})") from exc
+        raise MissingCaseField(variant.id, exc.args[0], sorted(case)) from exc
     if not isinstance(v, Verdict):
         raise TypeError(f"{variant.id}: check returned {type(v).__name__}, expected a Verdict")
     return v
