@@ -451,3 +451,128 @@ def test_perturbation_bound_bad_inputs():
     g0 = gram_p0(X_REF, TANH, 40)
     vac = perturbation_bound_from_reference(X_REF, TANH, g0.H1, g0.H2, error=math.inf)   # unresolved quadrature
     assert vac.Lambda_lower == 0.0 and vac.mu2 == pytest.approx(4.0) and vac.lower(0.0) == 0.0
+
+
+# --- adversarial review (perturbation bound): sharpness and a free-form adversary -------------------
+
+def _lambda_single_input(act, eps, t_theta, shrink_theta, shrink_u):
+    """Independent exact lambda(H(p)) for n = d = 1, x = eps, p = N((-t_theta, 0), diag(a^2, b^2)),
+    a = 1 - shrink_theta, b = 1 - shrink_u: H is the scalar eps^2 E[u^2] E[h'(z)^2] + E[h(z)^2] with
+    z = eps theta ~ N(-eps t_theta, (eps a)^2) and u independent of theta (1-D Gauss-Hermite, K = 80)."""
+    x, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / math.sqrt(2.0 * math.pi)
+    a, b = 1.0 - shrink_theta, 1.0 - shrink_u
+    h, h1 = act.derivatives(eps * (a * x - t_theta), 1)
+    return float(eps * eps * b * b * (w @ (h1 * h1)) + w @ (h * h))
+
+
+_SHARP = [(SIGMOID, "shift-theta", eps, t) for eps, t in ((0.02, 0.05), (0.02, 0.3), (0.005, 0.01))] + \
+         [(scaled(SIGMOID, 2.0, 0.5), "shift-theta", 0.02, 0.05)] + \
+         [(a, "shrink-both", eps, t) for a in (TANH, ERF) for eps, t in ((0.01, 0.003), (0.005, 0.001))]
+
+
+@pytest.mark.parametrize("act,move,eps,t", _SHARP, ids=lambda v: getattr(v, "name", str(v)))
+def test_perturbation_bound_is_first_order_sharp_for_a_tiny_input(act, move, eps, t):
+    """A single tiny input (n = d = 1, x = eps) is the extremal case of every inequality of the
+    derivation: for smooth ht the bound's loss c1 W + c2 W^2 is matched by an explicit Gaussian to a
+    relative O(eps + t eps) for sigmoid (a = sigma(z) ~ 1/2 nearly constant: the a^2 term's
+    Cauchy-Schwarz is tight; ratio 0.99998 at eps = 0.005, W = 1e-3) and O(eps^2 + t) for tanh and erf
+    (ht(z) ~ G2 z: the a^2 term and the u^2 B term, B ~ G2^2 |x|^2, are both tight), while the bound
+    still holds.  So the test fails for any c1 below 0.98 of its value (c1 halved fails by a factor
+    of 2), and for any slip of the derivation that makes c1 smaller than the true first-order rate.
+    W2 is exact: a mean shift t has W2 = t; shrinking theta and u by t has W2 = sqrt(2) t (Bures, scalar)."""
+    X = np.array([[eps]])
+    b = perturbation_bound(X, act)
+    if move == "shift-theta":
+        lam, W = _lambda_single_input(act, eps, t, 0.0, 0.0), t
+        lam_repo = lambda_min_gaussian(X, act, np.array([-t, 0.0]), np.eye(2), K=60)
+    else:
+        lam, W = _lambda_single_input(act, eps, 0.0, t, t), math.sqrt(2.0) * t
+        lam_repo = lambda_min_gaussian(X, act, np.zeros(2), (1.0 - t) ** 2 * np.eye(2), K=60)
+    assert lam == pytest.approx(lam_repo, rel=1e-12, abs=1e-15)
+    assert lam >= b.lower(W)                                 # the bound holds ...
+    ratio = (b.Lambda_lower - lam) / (b.c1 * W + b.c2 * W * W)
+    assert 0.98 <= ratio <= 1.0                              # ... and is attained to within 2%
+    assert lam < b.Lambda_lower - 0.5 * b.c1 * W - b.c2 * W * W    # so c1 / 2 would be a false bound
+
+
+def _free_form_attack(W, pi, X, act, delta, iters=40, init=None):
+    """Projected gradient descent of lambda_min(H((id + D)#q)) over displacements with sum pi |D|^2 = delta^2
+    (steps along -grad k_v of the current bottom eigenvector, backtracking); returns the lowest lambda seen."""
+    norm = lambda D: math.sqrt(pi @ np.einsum("md,md->m", D, D))  # noqa: E731
+    _, _, g = lambda_min_particles(W, X, act, pi)
+    D = -g / pi[:, None] if init is None else init
+    D = D * (delta / norm(D))
+    lam = lambda_min_particles(W + D, X, act, pi)[0]
+    step = 0.3 * delta
+    for _ in range(iters):
+        _, _, g = lambda_min_particles(W + D, X, act, pi)
+        g = g / pi[:, None]
+        Dn = D - step * g / norm(g)
+        Dn *= delta / norm(Dn)
+        lam_n = lambda_min_particles(W + Dn, X, act, pi)[0]
+        if lam_n < lam:
+            D, lam, step = Dn, lam_n, min(1.3 * step, 2.0 * delta)
+        else:
+            step *= 0.5
+            if step < 1e-6 * delta:
+                break
+    return lam, D
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), n=st.sampled_from([1, 2, 3, 5, 8]), d=st.integers(1, 3),
+       act=st.sampled_from(sorted(_ACTS) + ["3tanh(z/0.2)", "0.5tanh(z/0.05)"]),
+       norms=st.sampled_from(["unit", "small", "mixed", "one-tiny"]), frac=st.sampled_from([1e-3, 0.1, 1.0, 3.0]),
+       start=st.sampled_from(["gradient", "random", "heavy-u"]), u_scale=st.sampled_from([1.0, 0.3, 3.0]))
+def test_perturbation_bound_survives_a_free_form_particle_adversary(seed, n, d, act, norms, frac, start, u_scale):
+    """Reference q = m p0-like samples (u scaled by u_scale), p = (id + D)#q with D optimised freely by
+    projected gradient descent at sum pi |D|^2 = delta^2 >= W2(p, q)^2; delta = frac Lambda_q / c1.
+    lambda_min(H(p)) is exact (finite measure) and recomputed with gram_particles.  Tiny inputs make the
+    bound nearly sharp (the adversary reaches loss / (c1 delta + c2 delta^2) ~ 0.999 there), so a c1 that
+    is too small is caught; steep scaled activations, n up to 8 and heavy-u starts probe the u^4 term."""
+    acts = dict(_ACTS, **{"3tanh(z/0.2)": scaled(TANH, 3.0, 0.2), "0.5tanh(z/0.05)": scaled(TANH, 0.5, 0.05)})
+    act = acts[act]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1)[:, None]
+    r = {"unit": rng.uniform(0.9, 1.0, n), "small": rng.uniform(0.01, 0.1, n), "mixed": rng.uniform(0.01, 1.0, n),
+         "one-tiny": np.r_[0.02, rng.uniform(0.9, 1.0, n - 1)]}[norms]
+    X *= r[:, None]
+    m = 200
+    W = rng.standard_normal((m, d + 1))
+    W[:, -1] *= u_scale
+    pi = np.full(m, 1.0 / m)
+    bound = _particle_reference(X, act, W, pi)
+    H_q = gram_particles(W[:, :-1], W[:, -1], X, act, pi).H
+    lam_q = float(np.linalg.eigvalsh(H_q)[0])
+    assert bound.lower(0.0) <= lam_q + 64 * n * np.finfo(float).eps * np.abs(H_q).sum()  # rounding of eigvalsh
+    if bound.Lambda_lower <= 0.0:
+        return
+    delta = frac * bound.Lambda_lower / bound.c1
+    init = None
+    if start == "random":
+        init = rng.standard_normal(W.shape)
+    elif start == "heavy-u":
+        init = np.zeros_like(W)
+        top = np.argsort(-np.abs(W[:, -1]))[:5]
+        init[top] = rng.standard_normal((5, d + 1))
+    _, D = _free_form_attack(W, pi, X, act, delta, init=init)
+    delta = math.sqrt(pi @ np.einsum("md,md->m", D, D))
+    lam = float(np.linalg.eigvalsh(gram_particles((W + D)[:, :-1], (W + D)[:, -1], X, act, pi).H)[0])
+    assert lam >= bound.lower(delta)
+
+
+def test_free_form_adversary_nearly_attains_the_bound():
+    """The adversary of the property test above is strong enough to catch c1 halved: at one tiny sigmoid
+    input it reaches loss / (c1 delta + c2 delta^2) >= 0.99 with the bound's own reference."""
+    rng = np.random.default_rng(3)
+    X = np.array([[0.02]])
+    W = rng.standard_normal((200, 2))
+    pi = np.full(200, 1.0 / 200)
+    b = _particle_reference(X, SIGMOID, W, pi)
+    delta = 1e-3 * b.Lambda_lower / b.c1
+    lam, D = _free_form_attack(W, pi, X, SIGMOID, delta)
+    assert lam >= b.lower(delta)
+    assert (b.Lambda_lower - lam) / (b.c1 * delta + b.c2 * delta ** 2) >= 0.99
+    assert lam < b.Lambda_lower - 0.5 * b.c1 * delta - b.c2 * delta ** 2

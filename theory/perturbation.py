@@ -42,6 +42,15 @@ Only G2 = sup|ht'| and G3 = sup|ht''| enter (both <= G), with n and max|x_i| thr
 A necessary condition of any such bound is ``c1 >= ||grad k_v||_{L2(q)}`` for the bottom eigenvector
 v of H(q) (the first-order rate of the steepest transport); tests/test_stability.py checks it.
 
+Sharpness (review of 2026-12-06): c1 is the exact first-order rate in the limit of one tiny input
+(n = d = 1, x = eps -> 0).  For sigmoid, a = sigma(z) ~ 1/2 is nearly constant, so the Cauchy-Schwarz
+of step 2 is tight, and the mean shift ``N((-t, 0), I)`` (W2 = t) lowers lambda_min by
+``(c1 t + c2 t^2)(1 - O(eps^2 + eps t))`` (ratio 0.99995 at eps = 0.005, t = 0.01).  For tanh and erf,
+ht(z) ~ G2 z makes steps 2 and 4 tight together under ``w -> (1 - t) w`` (ratio 1 - O(eps^2 + t)).
+So no smaller c1 is valid, and any slip that makes c1 too small is caught by
+test_perturbation_bound_is_first_order_sharp_for_a_tiny_input.  For n >= 2 the bound is loose
+(the bottom eigenvector of H cannot align with the top one of H2, which mu2 uses).
+
 Evaluation: Lambda_q and mu2 come with their quadrature error (K vs 2K nodes, Weyl: n max-entry
 error) and a rounding allowance ``64 n eps ||H||``; Xn from eigvalsh is inflated by a relative 1e-12
 (backward error of a d x d symmetric eigensolver, d <= a few hundred, is ~d eps); every product is
@@ -143,8 +152,10 @@ def perturbation_bound_from_reference(X, act, H1, H2, *, s2: float = 1.0, s4: fl
     s2, s4 : float
         ``E_q u^2`` and ``E_q u^4`` (1 and 3 for p0).
     error : float
-        Bound on the max-entry error of H1, H2 (quadrature), >= 0; ``inf`` (unresolved) gives the
-        vacuous but true bound with Lambda_lower = 0 and mu2 = n G1^2.
+        Bound on the max-entry error of H1 + H2 and of H2 (quadrature), >= 0.  gram_p0 estimates the
+        error of the sum H only; it is used for H2 too, which assumes the H1 and H2 errors do not
+        cancel (immaterial at the ~1e-12 errors of smooth activations, since mu2 >> n error).
+        ``inf`` (unresolved) gives the vacuous but true bound with Lambda_lower = 0 and mu2 = n G1^2.
     """
     X = check_matrix("X", X)
     act = get_activation(act)
