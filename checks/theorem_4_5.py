@@ -306,7 +306,17 @@ def theorem45_cases(audit: bool = False) -> st.SearchStrategy[Dict[str, Any]]:
     edge = st.builds(lambda a, b, e: _with_reps({**a, **b, "y_scale": 1.0}, e),
                      _support(("pm1",), k=(2, 2)), parts.map(lambda p: {**p, "N": 1 + p["N"] % 2}),
                      st.integers(0, 40 if _hunt() else 1))
-    return st.one_of(general, edge)
+    # the non-vacuous regime (the only one where the bound says anything): a two-point support with its
+    # points far apart, a steep teacher (Dbar ~ 1/c^2) and N >= (8G+1)^2 Dbar; without it the search
+    # almost never leaves the vacuous regime, where no tightening of the bound can be seen
+    nonvacuous = st.builds(
+        lambda th, gap, c, al, lf, N, dl: _with_reps(
+            {"angles_deg": [th, th + gap], "labels": "given", "y": [1.0, -1.0], "prob": "uniform", "seed": 0,
+             "act": {"base": "tanh", "c": c, "s": 1.0}, "alpha": al, "lam_frac": lf, "N": N, "delta": dl,
+             "y_scale": 1.0}, 0),
+        st.floats(0.0, 180.0), st.floats(150.0, 210.0), log_uniform(8.0, 64.0), log_uniform(3.0, 30.0),
+        log_uniform(1e-3, 1.0), log_uniform(1e5, 1e9).map(lambda v: int(round(v))), log_uniform(*STATED_DELTA))
+    return st.one_of(general, edge, nonvacuous)
 
 
 # ------------------------------------------------------------------------------------- mutants
