@@ -78,6 +78,7 @@ class SoakRow:
     violations: int = 0
     inconclusive: int = 0
     inconclusive_runs: int = 0
+    inconclusive_outcomes: int = 0
     errors: int = 0
     elapsed_s: float = 0.0
     counterexamples: List[Dict[str, Any]] = field(default_factory=list)
@@ -93,6 +94,8 @@ class SoakRow:
         if r.counterexample is not None:  # a VIOLATED verdict; estimated tiers are confirmed ones
             self.violations += 1
             self.counterexamples.append({"seed": seed, "verdict": r.counterexample})
+        elif r.outcome == "inconclusive":  # fewer decided verdicts than the variant's min_decided
+            self.inconclusive_outcomes += 1
         elif r.outcome != "pass":  # an error, or no case inside the premises
             self.errors += 1
             self.error_messages.append(f"seed {seed}: {r.outcome}: {r.message}")
@@ -121,9 +124,10 @@ class SoakOutcome:
         claims: Dict[str, Dict[str, int]] = {}
         for r in self.rows:
             c = claims.setdefault(r.claim_id, Counter())
-            for k in ("runs", "cases", "violations", "inconclusive", "inconclusive_runs", "errors"):
+            for k in ("runs", "cases", "violations", "inconclusive", "inconclusive_runs", "inconclusive_outcomes",
+                      "errors"):
                 c[k] += getattr(r, k)
-        keys = ("runs", "cases", "violations", "inconclusive", "inconclusive_runs", "errors")
+        keys = ("runs", "cases", "violations", "inconclusive", "inconclusive_runs", "inconclusive_outcomes", "errors")
         return {"schema": "gntk-checks-soak/1", "profile": SOAK_PROFILE, "runs_per_variant": self.runs,
                 "seed": self.seed, "workers": self.workers, "wall_s": self.wall_s, "interrupted": self.interrupted,
                 "totals": {k: self.total(k) for k in keys}, "claims": {k: dict(v) for k, v in claims.items()},
@@ -193,16 +197,19 @@ def soak(variants: Sequence[Variant], runs: int, *, seed: Optional[int] = None, 
 
 def _row_line(r: SoakRow) -> str:
     return (f"{r.variant_id}: {r.runs} run(s), {r.cases} cases, {r.violations} violation(s), "
-            f"{r.inconclusive} inconclusive verdict(s) in {r.inconclusive_runs} run(s), {r.errors} error(s), "
+            f"{r.inconclusive} inconclusive verdict(s) in {r.inconclusive_runs} run(s), "
+            f"{r.inconclusive_outcomes} inconclusive outcome(s), {r.errors} error(s), "
             f"{r.elapsed_s:.1f}s")
 
 
 def format_soak(outcome: SoakOutcome) -> str:
     """The soak table, the totals, and the false-alarm bound: with no violation in n independent
     runs, the per-run rate is below 1 - 0.05**(1/n) (~3/n, the rule of three) with 95 % confidence."""
-    header = ["variant", "tier", "runs", "cases", "violations", "inconclusive", "incl. runs", "errors", "time"]
+    header = ["variant", "tier", "runs", "cases", "violations", "inconclusive", "incl. runs", "incl. outcomes",
+              "errors", "time"]
     rows = [[r.variant_id, r.tier, str(r.runs), str(r.cases), str(r.violations), str(r.inconclusive),
-             str(r.inconclusive_runs), str(r.errors), f"{r.elapsed_s:.1f}s"] for r in outcome.rows]
+             str(r.inconclusive_runs), str(r.inconclusive_outcomes), str(r.errors), f"{r.elapsed_s:.1f}s"]
+            for r in outcome.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
              for cells in [header, ["-" * w for w in widths]] + rows]
@@ -210,7 +217,8 @@ def format_soak(outcome: SoakOutcome) -> str:
     lines.append(f"soak: {outcome.runs} run(s) per variant, {len(outcome.rows)} variant(s), {n} run(s), "
                  f"{outcome.total('cases')} cases, seed {outcome.seed}, {outcome.wall_s:.1f}s: {v} confirmed "
                  f"violation(s), {outcome.total('inconclusive')} inconclusive verdict(s) in "
-                 f"{outcome.total('inconclusive_runs')} run(s), {outcome.total('errors')} error(s)"
+                 f"{outcome.total('inconclusive_runs')} run(s), {outcome.total('inconclusive_outcomes')} inconclusive "
+                 f"outcome(s), {outcome.total('errors')} error(s)"
                  + (" (interrupted)" if outcome.interrupted else ""))
     if n and not v:
         lines.append(f"false-alarm rate per run < {1.0 - 0.05 ** (1.0 / n):.3g} (95 %, no violation in {n} runs)")
