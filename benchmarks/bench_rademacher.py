@@ -1,4 +1,4 @@
-"""Benchmarks of the exact Rademacher complexity of Lemma 5.5 (theory/rademacher.py; DESIGN 6).
+"""Benchmarks of the exact Rademacher complexity of Lemma 5.5 (theory/rademacher.py; docs/architecture.md#speed).
 
 Run explicitly (the default test run disables benchmarks)::
 

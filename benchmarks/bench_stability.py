@@ -1,10 +1,10 @@
-"""Benchmarks of the Lemma 5.1 adversaries (theory/stability.py; DESIGN 6).
+"""Benchmarks of the Lemma 5.1 adversaries (theory/stability.py; docs/architecture.md#speed).
 
 Run: ``python -m pytest benchmarks/bench_stability.py --benchmark-enable -p no:cacheprovider``
 (about 30 s).  Each hot path sits beside a straightforward reference computing the same numbers:
 
 * H(N(mu, Sigma)): the conditional 2-D rule with u integrated out analytically and negligible
-  corner nodes pruned (K = 80) against MATH 4.1's recipe, a 3-D tensor Gauss-Hermite rule per pair
+  corner nodes pruned (K = 80) against docs/claims.md#lemma-51's recipe, a 3-D tensor Gauss-Hermite rule per pair
   over (z_i, z_j, u) (K = 40, already 64000 nodes a pair); the two agree to 1e-12 (asserted);
 * a whole ``ci`` case (n = 4, d = 2, tanh; adversaries A-D, then the ball minimum at one P):
   the budget is "a few seconds at most on one core";
@@ -26,7 +26,7 @@ SIGMA = np.array([[0.8, 0.1, 0.05], [0.1, 0.7, -0.1], [0.05, -0.1, 0.6]])
 
 
 def gram_gaussian_reference(X, act, mu, Sigma, K=40):
-    """H1, H2 of N(mu, Sigma) by a 3-D Gauss-Hermite rule per pair over (z_i, z_j, u) (MATH 4.1 (C))."""
+    """H1, H2 of N(mu, Sigma) by a 3-D Gauss-Hermite rule per pair over (z_i, z_j, u) (docs/claims.md#lemma-51 (C))."""
     n, d = X.shape
     H1, H2 = np.empty((n, n)), np.empty((n, n))
     for i in range(n):

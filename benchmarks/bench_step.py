@@ -62,7 +62,7 @@ def _data(n, d, seed=0):
 
 
 class ReferenceStep:
-    """The plain numpy Euler-Maruyama step of MATH 1.3 (theta (m, d), u (m,), numpy normals)."""
+    """The plain numpy Euler-Maruyama step of docs/model.md#particle-sde-and-algorithm-1 (theta (m, d), u (m,), numpy normals)."""
 
     def __init__(self, n, d, m, dt, seed=0):
         rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Benchmark of one full trajectory check (DESIGN 6): Lemma 5.2 along a run, width m and 4m, 4 replicas.
+"""Benchmark of one full trajectory check (docs/architecture.md#speed): Lemma 5.2 along a run, width m and 4m, 4 replicas.
 
 Run serially with ``pytest benchmarks/bench_trajectory.py --benchmark-enable`` (pytest-benchmark
 switches itself off under xdist).  The reference implementation in the same run is the same check

@@ -243,7 +243,7 @@ def _path(case, ctx: _Ctx, tau_end: float, which: str) -> PathEvidence:
 
 
 def _t_end(ctx: _Ctx, m: int) -> float:
-    """Horizon in tau: past the window where exp(-tau) >= 2 sqrt(lam n/(m Lambda)) (MATH 1.3 floor), <= 10."""
+    """Horizon in tau: past the window where exp(-tau) >= 2 sqrt(lam n/(m Lambda)) (docs/model.md#particle-sde-and-algorithm-1 floor), <= 10."""
     floor = math.sqrt(ctx.lam * ctx.n / (m * ctx.kc.Lambda))
     return float(min(10.0, max(2.0, math.log(1.0 / (2.0 * floor)) + 0.5)))
 

@@ -1,6 +1,6 @@
 """Shared machinery of Lemma 5.6 (checks.lemma_5_6) and Theorem 4.5 (checks.theorem_4_5): the finite-support
 law D, samples as multiplicity vectors, the binomial (Clopper-Pearson) test of "with probability >= 1 - delta",
-the exact sample complexity R_hat_S, and the strategy pieces both claims draw cases from (MATH 4.8, 4.9).
+the exact sample complexity R_hat_S, and the strategy pieces both claims draw cases from (docs/claims.md#lemma-56, 4.9).
 
 A sample S of size N from a finite support of k points is a multiplicity vector w ~ Multinomial(N, prob),
 so every quantity costs O(k) in N: the 0-1 risk is exact on the support, the square loss is weighted by
@@ -308,13 +308,13 @@ def _coarse_K(X: np.ndarray) -> int:
 
 
 def _exact_complexity(X: np.ndarray, w: np.ndarray, act: Activation, alpha: float, M: float) -> Dict[str, Any]:
-    """R_hat_S(F_KL(M)) on the sample itself (rows repeated by multiplicity) by DV + enumeration (MATH 4.7)."""
+    """R_hat_S(F_KL(M)) on the sample itself (rows repeated by multiplicity) by DV + enumeration (docs/claims.md#lemma-55)."""
     N = int(w.sum())
     if N > EXACT_COMPLEXITY_MAX_N or not math.isfinite(M):
         return {"complexity_exact": None, "complexity_exact_note": f"not computed (N = {N} or M = {M:.3g})"}
     XS = np.repeat(X, w.astype(int), axis=0)
     try:
-        if N == 1:  # E_sigma sup sigma f(x) = sup f(x) by the symmetry u -> -u of the ball (MATH 4.7)
+        if N == 1:  # E_sigma sup sigma f(x) = sup f(x) by the symmetry u -> -u of the ball (docs/claims.md#lemma-55)
             r = kl_ball_sup(XS, np.ones(1), act, alpha, M)
             return {"complexity_exact": r.value, "complexity_exact_converged": r.converged,
                     "complexity_exact_error": r.quad_error}

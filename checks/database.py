@@ -1,4 +1,4 @@
-"""The example database of a search: local directory, or shared through Redis (DESIGN 5, issue 7).
+"""The example database of a search: local directory, or shared through Redis (docs/verdicts.md#profiles-and-budgets, issue 7).
 
 One setting chooses it: the argument of :func:`make_database`, else the environment variable
 ``GNTK_DB`` (the CLI's ``--db`` passes its value here).

@@ -1,8 +1,8 @@
 """Lemmas 5.2, 5.3 and Theorem 4.4, along particle trajectories (tier S) and at t = infinity through the
-Gibbs minimiser p* (tier E) (MATH 4.2-4.6, 6 E9/E15-E17).  Algorithm 1 / Proposition 3.1 and the kernel
+Gibbs minimiser p* (tier E) (docs/claims.md#lemma-52-4.6, 6 E9/E15-E17).  Algorithm 1 / Proposition 3.1 and the kernel
 regime are in :mod:`checks.algorithm_1`; the shared machinery in :mod:`checks._dynamics_common`.
 
-Variants (DESIGN 4, checks/expectations.py)
+Variants (docs/verdicts.md#expected-outcomes, checks/expectations.py)
     lemma-5.2/stated     ``sqrt(L(p_t)) <= exp(-alpha^2 lambda0^2 t) + A1 lam/(alpha lambda0^2)``: along a run
                          (symmetric init, so L(p0) <= 1, E17) on the records where OP-H and OP-M have held so
                          far and the lemma has resolving power (the exponential term dominates the bias term
@@ -17,13 +17,13 @@ Variants (DESIGN 4, checks/expectations.py)
                          ``alpha >= alpha_min(P)``, integrated in tau = alpha^2 lambda0^2 t over the window the
                          particles resolve (tau up to ~10), or at t = inf; a violation is INCONCLUSIVE unless P
                          is known to be admissible (P >= P_cert: theory.perturbation proves Lemma 5.1 on R(P)).
-    theorem-4.4/audit    max W2 bracket / R, min lambda_min/Lambda, max E|w|^2/(4(d+1)) (MATH 4.5); alpha_min's
+    theorem-4.4/audit    max W2 bracket / R, min lambda_min/Lambda, max E|w|^2/(4(d+1)) (docs/claims.md#theorem-44); alpha_min's
                          exponent in n at fixed P (E9).
 
 An optional case key ``backend`` ("numba", default, or "numpy") selects the particle step.
 Every particle quantity is an estimate (tier S): standard errors come from independent replicas, and
 an excess counts only beyond z = 5 of them AND when a fresh-seed re-run at 4m and dt/2 shows it too
-(DESIGN 3); each verdict's ``extra`` names the width m and step it was measured at.  Cases are small
+(docs/verdicts.md); each verdict's ``extra`` names the width m and step it was measured at.  Cases are small
 JSON dicts (dataset keys of :func:`checks.strategies.dataset_cases`, an activation spec, hyperparameters,
 sizes from the active profile, one seed).  Mutants (falsified bounds) are listed in :data:`MUTANTS`.
 """
@@ -384,7 +384,7 @@ def _e9_exponent(act_key: str, P: float, lam: float) -> float:
 
 @_guard("theorem-4.4/audit")
 def audit_theorem_4_4(case: Mapping[str, Any]) -> Verdict:
-    """MATH 4.5 audit: max W2 bracket / R, min lambda_min/Lambda, max E|w|^2/(4(d+1)) on the run and at p*;
+    """docs/claims.md#theorem-44 audit: max W2 bracket / R, min lambda_min/Lambda, max E|w|^2/(4(d+1)) on the run and at p*;
     alpha_min's exponent in n at fixed P (E9: the paper's remark says n^3, (4.1) gives ~n^6 with R^-1)."""
     path, tinf = _thm_path(case, "audit"), _thm_t_inf(case, "audit")
     e = path.extra

@@ -85,9 +85,9 @@ RESOLVED_RTOL = 1e-4
 #: Most Gauss-Hermite nodes per axis the setup doubles K up to when H(p0) is not resolved at
 #: RESOLVED_RTOL (gram_p0 accepts K <= 180 and evaluates 2K: 320^2 nodes a pair).
 MAX_K = 160
-#: lambda (entropy weight) for alpha_min of (4.1) in the audit, as in MATH 3.4.
+#: lambda (entropy weight) for alpha_min of (4.1) in the audit, as in docs/kernels.md#reference-numbers.
 DEFAULT_LAM = 0.005
-#: The MATH 4.1 reference: unit inputs at 0, 45, 90, 135 degrees, tanh.
+#: The docs/claims.md#lemma-51 reference: unit inputs at 0, 45, 90, 135 degrees, tanh.
 REFERENCE = {"angles_deg": [0.0, 45.0, 90.0, 135.0], "act": {"base": "tanh", "c": 1.0, "s": 1.0}}
 #: Keys that do not change the inputs, the activation or the radius search (cache key excludes them).
 _NON_DATA_KEYS = ("P_factor", "P", "lam", "p_min_sweep")
@@ -105,7 +105,7 @@ def build_inputs(case: Mapping[str, Any]) -> np.ndarray:
 
 
 def build_act(case: Mapping[str, Any]) -> Activation:
-    """The activation of a case; a degenerate data case brings its own (MATH 2.4) unless ``act`` is set."""
+    """The activation of a case; a degenerate data case brings its own (docs/kernels.md#degenerate-data) unless ``act`` is set."""
     spec = case.get("act") or {"base": build_degenerate_dataset(case)[1]}
     if spec["base"] == "constant":
         c0 = float(spec.get("c", 1.0))
@@ -116,7 +116,7 @@ def build_act(case: Mapping[str, Any]) -> Activation:
 
 
 def nodes_for(act: Activation) -> int:
-    """Gauss-Hermite nodes per axis: 80 for s >= 1, 80 * ceil(1/s) for steeper ``c h(z/s)`` (MATH 2.2),
+    """Gauss-Hermite nodes per axis: 80 for s >= 1, 80 * ceil(1/s) for steeper ``c h(z/s)`` (docs/kernels.md#exact-gram-at-p0),
     at most MAX_K."""
     return min(int(80 * math.ceil(1.0 / min(act.s, 1.0))), MAX_K)
 
@@ -462,7 +462,7 @@ def _hunt() -> bool:
 
 def _act_specs():
     # s >= 1 under ci: tanh's Gauss-Hermite error at K = 80 is ~1e-7 relative there, while
-    # s = 0.5 already needs K ~ 300 (MATH 2.2); hunt widens to s >= 0.5 with K = 160.
+    # s = 0.5 already needs K ~ 300 (docs/kernels.md#exact-gram-at-p0); hunt widens to s >= 0.5 with K = 160.
     return activation_specs(c=(0.25, 4.0), s=(0.5 if _hunt() else 1.0, 4.0))
 
 

@@ -1,4 +1,4 @@
-"""Lemma 5.4 (Talagrand inequality for p0 = N(0, I)): ``W2(p, p0) <= 2 sqrt(KL(p || p0))`` (MATH 4.4, E6).
+"""Lemma 5.4 (Talagrand inequality for p0 = N(0, I)): ``W2(p, p0) <= 2 sqrt(KL(p || p0))`` (docs/claims.md#lemma-54, E6).
 
 Variants
     stated      the printed constant 2: expected to hold (it is loose by sqrt 2).
@@ -11,7 +11,7 @@ Variants
 Cases (JSON-able; rebuilt deterministically)
     ``{"kind": "gaussian", "k", "eigenvalues": [k floats], "mean_norm", "seed"}``: ``N(m, S)`` with
     ``S = Q diag(eigenvalues) Q^T``, Q orthogonal and ``m = mean_norm * u`` (|u| = 1) drawn from
-    ``default_rng(seed)``.  Closed forms of MATH 4.4 (tier E), cross-checked by the general forms.
+    ``default_rng(seed)``.  Closed forms of docs/claims.md#lemma-54 (tier E), cross-checked by the general forms.
 
     ``{"kind": "product", "coords": [coord, ...]}``: a product of 1-D measures, each coord either
     ``{"type": "mixture", "weights", "means", "sds"}`` (weights normalised by the builder) or

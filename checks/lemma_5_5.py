@@ -1,6 +1,6 @@
 """Lemma 5.5 (Rademacher complexity of the KL ball): ``R_hat_S(F_KL(M)) <= 2 G alpha sqrt(M/n)``.
 
-MATH 4.7, E10, E18.  The left side is computed exactly (tier E) by Donsker-Varadhan duality in
+docs/claims.md#lemma-55, E10, E18.  The left side is computed exactly (tier E) by Donsker-Varadhan duality in
 :mod:`theory.rademacher`: orthonormal inputs x_i = e_i with an odd activation go through the
 1-D Hubbard-Stratonovich reduction (any n), generic low-rank inputs (d <= 2) through Gauss-Hermite
 in rank(X) dimensions with all 2^n sign vectors enumerated.  G := G1 = sup|h|, the sharpest
@@ -61,9 +61,9 @@ CLAIM = Claim(
     premises=("|h(theta, x)| <= G (G := G1 = sup|h|)", "M <= 1/2"),
     family="generalisation")
 
-#: The universal floor of bound/R_hat on M <= 1/2: 2 sqrt(1/2) / psi(1/2) (MATH 4.7).
+#: The universal floor of bound/R_hat on M <= 1/2: 2 sqrt(1/2) / psi(1/2) (docs/claims.md#lemma-55).
 SLACK_FLOOR = 2.0 * math.sqrt(0.5) / psi(0.5)
-#: Relative rounding allowance of an exact verdict (MATH 7: tier E relative 1e-8), added to the
+#: Relative rounding allowance of an exact verdict (docs/generation.md: tier E relative 1e-8), added to the
 #: measured refinement difference.
 RTOL_EXACT = 1e-8
 #: The mutant's factor on the stated bound: rho = R_hat / bound exceeds 0.75 for steep
@@ -154,7 +154,7 @@ def cases(M) -> st.SearchStrategy[Dict[str, Any]]:
 
 
 def stated_cases():
-    """M <= 1/2, with an atom at M = 1/2 where the slack is smallest (MATH 4.7)."""
+    """M <= 1/2, with an atom at M = 1/2 where the slack is smallest (docs/claims.md#lemma-55)."""
     return cases(st.one_of(st.just(0.5), log_uniform(1e-3, 0.5)))
 
 

@@ -1,14 +1,14 @@
-"""Lemma 5.6: the 0-1 risk through the square loss, uniformly over the KL ball (MATH 4.8; E11, E13).
+"""Lemma 5.6: the 0-1 risk through the square loss, uniformly over the KL ball (docs/claims.md#lemma-56; E11, E13).
 
 Claim
     lemma-5.6    with probability >= 1 - delta over S ~ D^N, uniformly over f in F_KL(M) (M fixed before
                  sampling, E13): ``E_D 1{y f <= 0} <= sqrt(E_S (f-y)^2) + 4 R_N(F_KL(M)) + 6 sqrt(log(2/delta)/(2N))``.
 
 "Uniformly over f" (Lemma 5.6) is a search over witnesses of two families along directions
-``S(theta) = c0 + c.h(theta)``: the DV tilts ``p_beta ∝ p0 e^{beta u S}`` of MATH 4.7 (``f = alpha beta E_pi[S h]``,
-``KL = beta^2 E_pi S^2 - log E_N e^{beta^2 S^2/2}``) and the mean shifts ``u | theta ~ N(beta S, 1)`` of MATH 4.6
+``S(theta) = c0 + c.h(theta)``: the DV tilts ``p_beta ∝ p0 e^{beta u S}`` of docs/claims.md#lemma-55 (``f = alpha beta E_pi[S h]``,
+``KL = beta^2 E_pi S^2 - log E_N e^{beta^2 S^2/2}``) and the mean shifts ``u | theta ~ N(beta S, 1)`` of docs/claims.md#gibbs-minimiser
 (``f = alpha beta E_N[S h]`` exactly linear, ``KL = beta^2 E_N S^2 / 2``).  Directions: ``c = H2^+ (s o y)`` for
-every sign pattern s, the constants ``c0 = +-1`` (the sigmoid construction of MATH 4.8), on each sample the
+every sign pattern s, the constants ``c0 = +-1`` (the sigmoid construction of docs/claims.md#lemma-56), on each sample the
 fits of the sampled points only (missing points extrapolated or flipped), and optionally the direction of
 p*_S; on each ray beta runs over a geometric grid below the ball's edge and around the linear fit; p0 itself
 (f = 0, an error at every point) is one more witness.  The left side counts only errors whose sign survives
@@ -93,7 +93,7 @@ def _rules(X: np.ndarray, act: Activation) -> Tuple[_Rule, _Rule]:
 
 
 def _tilt(rule: _Rule, S: np.ndarray, betas: np.ndarray):
-    """KL (B,) and ``E_pi[S h]`` (B, k) of ``p_beta ∝ p0 e^{beta u S}`` for each beta (MATH 4.7)."""
+    """KL (B,) and ``E_pi[S h]`` (B, k) of ``p_beta ∝ p0 e^{beta u S}`` for each beta (docs/claims.md#lemma-55)."""
     E = rule.logw[:, None] + 0.5 * (betas[None, :] * S[:, None]) ** 2
     logZ = logsumexp(E, axis=0)
     pi = np.exp(E - logZ)
@@ -149,8 +149,8 @@ def _ray(rules: Tuple[_Rule, _Rule], b: np.ndarray, target: np.ndarray, prob: np
          family: str) -> Optional[Dict[str, np.ndarray]]:
     """One ray of direction ``S = b0 + h.b[1:]`` (normalised to ``E_N S^2 = 1`` on the fine rule).
 
-    family ``"tilt"``: ``p_beta ∝ p0 e^{beta u S}`` (MATH 4.7), KL from the tilt; ``"shift"``: theta ~ N(0, I),
-    ``u | theta ~ N(beta S, 1)`` (MATH 4.6, u|theta Gaussian family), for which ``f = alpha beta E_N[S h]``
+    family ``"tilt"``: ``p_beta ∝ p0 e^{beta u S}`` (docs/claims.md#lemma-55), KL from the tilt; ``"shift"``: theta ~ N(0, I),
+    ``u | theta ~ N(beta S, 1)`` (docs/claims.md#gibbs-minimiser, u|theta Gaussian family), for which ``f = alpha beta E_N[S h]``
     exactly and ``KL = beta^2 E_N[S^2] / 2``.  The linear fit is the beta minimising the prob-weighted
     distance of ``alpha beta E_N[S h]`` to ``target``.  None when S = 0 p0-a.s. (no witness).
     """
@@ -210,7 +210,7 @@ def _rays(rules: Tuple[_Rule, _Rule], specs: Sequence[Tuple[str, np.ndarray, np.
 
 def _fixed_directions(y: np.ndarray, H2: np.ndarray) -> List[Tuple[str, np.ndarray, np.ndarray]]:
     """(name, b, target): every sign pattern s with ``b = (0, H2^+ (s o y))`` (f = s o y at the fit), and the
-    constants ``b = (+-1, 0)`` of MATH 4.8 (targets +-y)."""
+    constants ``b = (+-1, 0)`` of docs/claims.md#lemma-56 (targets +-y)."""
     k = y.size
     Hp = np.linalg.pinv(0.5 * (H2 + H2.T), hermitian=True)
     specs = []
@@ -531,7 +531,7 @@ def check_lemma56_audit(case: Mapping[str, Any]) -> Verdict:
     """Vacuity of Lemma 5.6: the smallest right-hand side over the witnesses of one sample against 1.
 
     observed = min over admitted witnesses of the RHS (VIOLATED here means vacuous: every witness has
-    RHS > 1); extra: its terms, the printed Lemma 5.5 value, the standard-derivation RHS of MATH 4.8
+    RHS > 1); extra: its terms, the printed Lemma 5.5 value, the standard-derivation RHS of docs/claims.md#lemma-56
     (E13: ``sqrt(L) + 2 R + 3 sqrt(...)``), the N where it becomes non-vacuous, and R_hat_S exactly on
     small samples against the certified upper value.
     """
@@ -627,7 +627,7 @@ MUTANTS = [
 
 
 # ---------------------------------------------------------------------------------- registration
-#: MATH 4.8: sigmoid, y == 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1 (LHS 1, RHS about 0.44-0.47).
+#: docs/claims.md#lemma-56: sigmoid, y == 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1 (LHS 1, RHS about 0.44-0.47).
 MATH_4_8_CASE = {"k": 2, "d": 2, "seed": 0, "labels": "const", "y_scale": 0.1, "prob": "uniform",
                  "act": {"base": "sigmoid", "c": 1.0, "s": 1.0}, "alpha": 1.0, "M": 0.02, "N": 1000, "delta": 0.1,
                  "reps": 7, "gibbs": False, "lam_frac": 1.0}
@@ -639,7 +639,7 @@ STATED_SHRUNK_CASE = {"k": 2, "d": 1, "seed": 0, "labels": "inside", "y_scale": 
 register(Variant(
     claim=LEMMA_56, name="stated", expected=Expected.KNOWN_FINDING, tier=Tier.ESTIMATED,
     description="as printed (|y| <= 1, Assumption 4.1 alone): witnesses f in F_KL(M) against the certified "
-                "upper RHS over R samples; fails for |y| < 1 (E11, MATH 4.8)",
+                "upper RHS over R samples; fails for |y| < 1 (E11, docs/claims.md#lemma-56)",
     strategy=_stated56_cases, check=check_lemma56_stated, max_examples=10, time_budget_s=10.0,
     examples=(MATH_4_8_CASE, STATED_SHRUNK_CASE),
     finding="E11: a premise missing from the lemma's statement: section 4.2 says in prose that the setting is "

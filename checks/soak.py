@@ -1,7 +1,7 @@
 """Soak runs: the suite's false-alarm rate, from many independent searches (issue 7).
 
 ``gntk-check soak --runs K [--claims ID,...] [--workers N] [--report DIR]``
-    Every variant declared to hold (DESIGN 4; probes, known findings and audits excluded) is
+    Every variant declared to hold (docs/verdicts.md#expected-outcomes; probes, known findings and audits excluded) is
     searched K times with the ``ci`` budget and fresh random seeds (profile ``soak``: ``ci`` without
     ``derandomize``, no database, so runs are independent).  Reports per variant the confirmed
     violations (runs that found a VIOLATED verdict; expected zero), the INCONCLUSIVE verdicts, and

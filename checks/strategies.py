@@ -1,4 +1,4 @@
-"""Public Hypothesis strategies of gntk-checks (DESIGN 5, MATH 7).
+"""Public Hypothesis strategies of gntk-checks (docs/verdicts.md#profiles-and-budgets, docs/generation.md).
 
 Strategies draw *structure* (sizes, activation, hyperparameters) and one integer seed, as a small
 JSON-able dict; the builders (:func:`build_dataset`, :func:`build_activation`) turn a case into
@@ -11,7 +11,7 @@ within angle ``min_angle`` of being parallel or antipodal, no x = 0; in d = 1, w
 parallel, radii at least :data:`MIN_RADIUS_GAP` apart), so rejection rates stay low.  A size that
 cannot be separated is never drawn (:func:`separation_problem`), and :func:`build_dataset` refuses
 such a case, or a case with a missing or out-of-range field, with an error naming the field.
-Degenerate datasets (MATH 2.4) have their own strategy, for premise probes.
+Degenerate datasets (docs/kernels.md#degenerate-data) have their own strategy, for premise probes.
 
 Reuse for your own lemma::
 
@@ -68,7 +68,7 @@ def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
 def activation_specs(bases: Sequence[str] = SMOOTH_BASES, c: Tuple[float, float] = (0.25, 4.0),
                      s: Tuple[float, float] = (0.1, 4.0), scaled_prob: bool = True
                      ) -> st.SearchStrategy[Dict[str, Any]]:
-    """Activation specs ``{"base", "c", "s"}`` for ``c * base(z / s)`` (MATH 7: c in [0.25, 4], s in [0.1, 4]).
+    """Activation specs ``{"base", "c", "s"}`` for ``c * base(z / s)`` (docs/generation.md: c in [0.25, 4], s in [0.1, 4]).
 
     The unscaled built-ins (c = s = 1) are drawn often since they are where shrinking should land.
     """
@@ -247,7 +247,7 @@ DEGENERATE_KINDS = ("antipodal", "zero-input", "sigmoid-triple", "duplicate")
 
 
 def degenerate_dataset_cases() -> st.SearchStrategy[Dict[str, Any]]:
-    """Datasets of MATH 2.4 on which Assumption 4.3 fails (Lambda = 0), for premise probes."""
+    """Datasets of docs/kernels.md#degenerate-data on which Assumption 4.3 fails (Lambda = 0), for premise probes."""
     return st.builds(lambda k, dd, sd: {"kind": k, "d": dd, "seed": sd},
                      st.sampled_from(DEGENERATE_KINDS), st.integers(1, 3), seeds())
 
@@ -273,7 +273,7 @@ def build_degenerate_dataset(case: Mapping[str, Any]) -> Tuple[np.ndarray, str]:
 
 def hyperparameters(alpha=(1.0, 1e6), lam=(1e-4, 10.0), M=(1e-3, 1e3), P=(1e-3, 1e3), delta=(1e-3, 0.5)
                     ) -> st.SearchStrategy[Dict[str, float]]:
-    """Log-uniform hyperparameters of MATH 7 (pass ``None`` to omit one)."""
+    """Log-uniform hyperparameters of docs/generation.md (pass ``None`` to omit one)."""
     parts = {k: log_uniform(*v) for k, v in dict(alpha=alpha, lam=lam, M=M, P=P, delta=delta).items()
              if v is not None}
     return st.fixed_dictionaries(parts)

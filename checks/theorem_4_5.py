@@ -1,4 +1,4 @@
-"""Theorem 4.5: generalisation of the minimiser p* through the square loss (MATH 4.9; E4, E5, E10-E12, E18).
+"""Theorem 4.5: generalisation of the minimiser p* through the square loss (docs/claims.md#theorem-45; E4, E5, E10-E12, E18).
 
 Claim
     theorem-4.5  with probability >= 1 - delta: ``E_D 1{y f(p*, x) <= 0} <= (8G+1) sqrt(Dbar/N) + 6 sqrt(...)``
@@ -332,7 +332,7 @@ MUTANTS = [
 
 
 # ---------------------------------------------------------------------------------- registration
-#: MATH 4.9: the antipodal pair (30, 210 degrees), tanh, labels (+1, -1), lam = alpha^2/N; the Gaussian-shift
+#: docs/claims.md#theorem-45: the antipodal pair (30, 210 degrees), tanh, labels (+1, -1), lam = alpha^2/N; the Gaussian-shift
 #: teacher's Dbar is 69.55, the smallest legitimate Dbar lies in [2.536, 4.237] (min_chi2_teacher).
 #: reps = 70 >= reps_to_decide(0.1) = 66.
 ANTIPODAL_CASE = {"angles_deg": [30.0, 210.0], "labels": "given", "y": [1.0, -1.0], "prob": "uniform", "seed": 0,

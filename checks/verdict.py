@@ -1,4 +1,4 @@
-"""Verdicts: the honest core of gntk-checks (DESIGN 3).
+"""Verdicts: the honest core of gntk-checks (docs/verdicts.md).
 
 A :class:`Verdict` stores what was observed and against what; its ``slack`` and ``status`` are
 derived, never stored.  Definitions frozen here, before any claim is written:
@@ -50,7 +50,7 @@ from typing import Any, Dict, Mapping, Optional
 
 __all__ = ["Status", "Tier", "Verdict", "DEFAULT_Z", "TINY"]
 
-#: Standard errors an estimated excess must exceed before it can count as a violation (DESIGN 3).
+#: Standard errors an estimated excess must exceed before it can count as a violation (docs/verdicts.md).
 DEFAULT_Z = 5.0
 #: Floor of the normalising scale, so that two zero sides give a normalised slack of 0, not NaN.
 TINY = 1e-300
@@ -79,7 +79,7 @@ def _finite_or_inf(name: str, value: float) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of checking one claim on one case (DESIGN 3).
+    """The outcome of checking one claim on one case (docs/verdicts.md).
 
     Parameters
     ----------
@@ -286,7 +286,7 @@ class Verdict:
 
     # -- presentation -------------------------------------------------------------------------
     def explain(self) -> str:
-        """One line a person can read and paste (DESIGN 3)."""
+        """One line a person can read and paste (docs/verdicts.md)."""
         se = f" se={self.stderr:.3g} z={self.z:g}" if self.tier is Tier.ESTIMATED else ""
         why = f" ({self.reason})" if self.reason else ""
         br = ""

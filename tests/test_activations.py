@@ -1,4 +1,4 @@
-"""Activations and the constants G1..G5 of Assumption 4.2 (MATH 3.1), checked independently.
+"""Activations and the constants G1..G5 of Assumption 4.2 (docs/kernels.md#activation-constants), checked independently.
 
 The reference sups come from mpmath at 30 digits: the activation is written with mpmath's own
 functions, its derivatives come from ``mpmath.diff`` (not from the formula tables of
@@ -37,7 +37,7 @@ def _mp_activation(base: str, c=1.0, s=1.0):
 
 
 def _orders(h):
-    """[(g, g')] for the five quantities G1..G5 of MATH 3.1, as mpmath callables."""
+    """[(g, g')] for the five quantities G1..G5 of docs/kernels.md#activation-constants, as mpmath callables."""
     d = lambda k: (lambda z: mp.diff(h, z, k))  # noqa: E731
     g4 = lambda z: mp.diff(h, z, 1) + z * mp.diff(h, z, 2)  # noqa: E731
     dg4 = lambda z: 2 * mp.diff(h, z, 2) + z * mp.diff(h, z, 3)  # noqa: E731
@@ -87,7 +87,7 @@ def test_closed_form_constants_match_mpmath(name, act, h):
 
 
 def test_math_3_1_table_values():
-    # G of tanh is set by G5 = 2, not G1 (MATH 3.1 "two consequences")
+    # G of tanh is set by G5 = 2, not G1 (docs/kernels.md#activation-constants "two consequences")
     assert TANH.G == 2.0 and TANH.G1 == 1.0
     assert SIGMOID.constants.G3 == pytest.approx(0.096225, abs=5e-7)
     assert ERF.G == pytest.approx(2.256758, abs=5e-7)

@@ -1,4 +1,4 @@
-"""The paper's constants and right-hand sides (MATH 3.2-3.4, 4.2-4.9)."""
+"""The paper's constants and right-hand sides (docs/kernels.md#derived-constants-3.4, 4.2-4.9)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ LAM = 0.005
 
 @pytest.fixture(scope="module")
 def example():
-    """MATH 3.4: tanh, n = 4, d = 2, inputs at 0, 45, 90, 135 degrees."""
+    """docs/kernels.md#reference-numbers: tanh, n = 4, d = 2, inputs at 0, 45, 90, 135 degrees."""
     return kernel_constants(unit_directions([0, 45, 90, 135]), TANH)
 
 
 def test_math_3_4_constants(example):
     G, d = TANH.G, 2
     assert G == 2.0
-    # MATH 3.4 quotes 4-5 significant digits
+    # docs/kernels.md#reference-numbers quotes 4-5 significant digits
     assert bounds.A1(G, d) == pytest.approx(25.856, abs=5e-4)
     assert bounds.A2(G, d) == pytest.approx(63.426, abs=5e-4)
     assert example.Lambda == pytest.approx(0.07377, abs=5e-6)
@@ -35,13 +35,13 @@ def test_math_3_4_constants(example):
 def test_math_3_4_alpha_min(example):
     lam0 = example.lambda0
     P = bounds.P_min(lam0, 0.2988)
-    assert P == pytest.approx(0.062, abs=5e-4)  # MATH 4.1: P_min = 0.062 (certified)
+    assert P == pytest.approx(0.062, abs=5e-4)  # docs/claims.md#lemma-51: P_min = 0.062 (certified)
     assert bounds.radius_R(P, 2, lam0) == pytest.approx(0.2988, rel=1e-14)
     a_cert = bounds.alpha_min(P, TANH.G, 2, LAM, lam0)
     assert a_cert == pytest.approx(9.2e4, rel=5e-3)
     a_est = bounds.alpha_min_for_radius(0.1834, TANH.G, 2, LAM, lam0)
     assert a_est == pytest.approx(1.5e5, rel=5e-3)
-    # at alpha_min the bias term A1 lam/(alpha lambda0^2) of Lemma 5.2 is "about 5-8e-5" in MATH
+    # at alpha_min the bias term A1 lam/(alpha lambda0^2) of Lemma 5.2 is "about 5-8e-5" in the reference
     # 3.4, a one-digit rounding of 4.67e-5 (estimated R_hat) and 7.61e-5 (certified R_hat)
     for a, quoted in ((a_cert, 7.61e-5), (a_est, 4.67e-5)):
         bias = bounds.lemma_5_2_rhs(1e9, a, lam0, LAM, TANH.G, 2)  # e^{-rate t} underflows to 0
@@ -64,7 +64,7 @@ def test_alpha_min_independent_formula(example):
 def test_equality_in_4_1_gives_R_squared_over_16(P, G, d, lam, lambda0):
     R = bounds.radius_R(P, d, lambda0)
     alpha = bounds.alpha_min(P, G, d, lam, lambda0)
-    # MATH 3.3: at equality in (4.1), 4 (A2^2 + lam A1^2)/(alpha^2 lambda0^4) = R^2/16 exactly
+    # docs/kernels.md#radius-and-alpha-threshold: at equality in (4.1), 4 (A2^2 + lam A1^2)/(alpha^2 lambda0^4) = R^2/16 exactly
     assert bounds.lemma_5_3_rhs(alpha, lambda0, lam, G, d) == pytest.approx(R ** 2 / 16, rel=1e-13)
     # and the chain W2 <= 2 sqrt(KL bound) equals R/2
     assert 2 * math.sqrt(bounds.lemma_5_3_rhs(alpha, lambda0, lam, G, d)) == pytest.approx(R / 2, rel=1e-13)
@@ -98,7 +98,7 @@ def test_theorem_4_4_is_lemma_5_2_squared_with_2a2_2b2():
 def test_generalisation_bounds():
     assert bounds.lemma_5_5_rhs(1.0, 1.5, 0.3, 2) == pytest.approx(2 * 1.5 * math.sqrt(0.15), rel=1e-15)
     assert bounds.lemma_5_5_rhs(1.0, 1.5, 0.0, 2) == 0.0
-    # MATH 4.8: alpha = 1, n = 1000, delta = 0.1: 6 sqrt(log(20)/2000) = 0.2322
+    # docs/claims.md#lemma-56: alpha = 1, n = 1000, delta = 0.1: 6 sqrt(log(20)/2000) = 0.2322
     assert bounds.lemma_5_6_rhs(0.2, 0.0, 0.1, 1000) == pytest.approx(0.2 + 0.2322, abs=5e-5)
     assert bounds.lemma_5_6_rhs(0.0, 0.01, 0.1, 1000) == pytest.approx(0.04 + 0.2322, abs=5e-5)
     expected = (8 * 2 + 1) * math.sqrt(69.55 / 10) + 6 * math.sqrt(math.log(2 / 0.05) / 20)

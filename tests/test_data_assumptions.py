@@ -1,4 +1,4 @@
-"""Datasets and Assumptions 4.1-4.3 (MATH 2.4, E14)."""
+"""Datasets and Assumptions 4.1-4.3 (docs/kernels.md#degenerate-data, E14)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_4_2_bad_input():
 
 
 # ---------------------------------------------------------------------------------------------
-# Assumption 4.3 (MATH 2.4)
+# Assumption 4.3 (docs/kernels.md#degenerate-data)
 # ---------------------------------------------------------------------------------------------
 
 DEGENERATE = [

@@ -1,4 +1,4 @@
-"""Tests of theory/divergences.py: every closed form against a second, independent route (MATH 4.4, 4.9, 5)."""
+"""Tests of theory/divergences.py: every closed form against a second, independent route (docs/claims.md#lemma-54, 4.9, 5)."""
 
 import math
 
@@ -21,7 +21,7 @@ def random_gaussian(rng, k, lo=0.2, hi=3.0):
     return rng.standard_normal(k), 0.5 * (S + S.T)
 
 
-BIMODAL = dict(weights=[0.5, 0.5], means=[-1.5, 1.5], sds=[0.5, 0.5])  # MATH 4.4 [V]
+BIMODAL = dict(weights=[0.5, 0.5], means=[-1.5, 1.5], sds=[0.5, 0.5])  # docs/claims.md#lemma-54 [V]
 
 
 def tanh_push(shift=0.3, scale=1.2, a=0.8, b=2.0):
@@ -139,7 +139,7 @@ def test_chi2_dominates_kl_and_overflows_to_inf():
 
 # --------------------------------------------------------------------------- 1-D measures
 def test_bimodal_mixture_reference_numbers():
-    """MATH 4.4 [V]: KL = 0.75385, W2 = 0.7252452, two independent quadratures agree to 1e-11."""
+    """docs/claims.md#lemma-54 [V]: KL = 0.75385, W2 = 0.7252452, two independent quadratures agree to 1e-11."""
     p = mixture_1d(**BIMODAL)
     kx, kz = kl_1d(p, "x"), kl_1d(p, "z")
     wx, wz = w2_1d(p, "x"), w2_1d(p, "z")
@@ -153,7 +153,7 @@ def test_bimodal_mixture_reference_numbers():
 @pytest.mark.parametrize("params", [BIMODAL, dict(weights=[0.2, 0.5, 0.3], means=[-2.0, 0.5, 1.0],
                                                   sds=[0.4, 1.3, 0.7])])
 def test_kl_moment_decomposition(params):
-    """KL(p||p0) = KL(p||N_p) + KL(N_p||p0) (MATH 5); KL(p||N_p) by affine invariance = KL of the
+    """KL(p||p0) = KL(p||N_p) + KL(N_p||p0) (docs/evidence.md#certified-and-estimated-quantities); KL(p||N_p) by affine invariance = KL of the
     standardised mixture against N(0,1), an independent quadrature."""
     p = mixture_1d(**params)
     sd = math.sqrt(p.var)

@@ -1,4 +1,4 @@
-"""Tests of theory.dynamics: the particle scheme of MATH 1.3, its noise, its oracles and its guards.
+"""Tests of theory.dynamics: the particle scheme of docs/model.md#particle-sde-and-algorithm-1, its noise, its oracles and its guards.
 
 Statistical assertions use 5 standard errors (two-sided false alarm ~6e-7 per component under a
 normal approximation) unless stated otherwise.  Runs are small (m <= 4000, <= 1000 steps) so the
@@ -254,7 +254,7 @@ def test_kernel_choice_is_automatic_and_recorded(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-# oracles: residual ODE (MATH 1.5), Gaussian closure (MATH 1.6), printed scheme (MATH 1.3)
+# oracles: residual ODE (docs/model.md#residual-ode), Gaussian closure (docs/model.md#gaussian-closure-oracle), printed scheme (docs/model.md#particle-sde-and-algorithm-1)
 # ---------------------------------------------------------------------------------------------
 
 def _residual_rhs(p, X, y, alpha, lam):
@@ -265,7 +265,7 @@ def _residual_rhs(p, X, y, alpha, lam):
 
 
 def test_residual_ode_holds_along_a_run():
-    """f(T) - f(0) = int_0^T [-(2 alpha^2/n) H r - lam alpha b] dt + martingale (MATH 1.5, Ito on f_m).
+    """f(T) - f(0) = int_0^T [-(2 alpha^2/n) H r - lam alpha b] dt + martingale (docs/model.md#residual-ode, Ito on f_m).
 
     The integral is a left-point sum over the steps; its O(dt^2)-per-step bias is ~1e-4 here, far
     below the se (~5e-3, over 32 replicas).  The start is not p0 (shifted theta, u with mean 1) so
@@ -291,7 +291,7 @@ def test_residual_ode_holds_along_a_run():
 
 
 def _closure_ode(X, y, alpha, lam, T):
-    """MATH 1.6: mu' = -A mu, Sigma' = -A Sigma - Sigma A + 2 lam I, f = alpha (Sigma_tu + mu_t mu_u) . x."""
+    """docs/model.md#gaussian-closure-oracle: mu' = -A mu, Sigma' = -A Sigma - Sigma A + 2 lam I, f = alpha (Sigma_tu + mu_t mu_u) . x."""
     n, d = X.shape
     k = d + 1
 
@@ -311,7 +311,7 @@ def _closure_ode(X, y, alpha, lam, T):
 
 
 def test_gaussian_closure_oracle_identity_activation():
-    """Particles vs the exact Gaussian ODE of MATH 1.6 (h(z) = z keeps p_t Gaussian).
+    """Particles vs the exact Gaussian ODE of docs/model.md#gaussian-closure-oracle (h(z) = z keeps p_t Gaussian).
 
     Tolerance: 5 se over replicas plus the step-size bias measured as |mean(dt) - mean(dt/2)|
     (first-order scheme: the bias of the dt/2 run is about that difference).
@@ -335,7 +335,7 @@ def test_gaussian_closure_oracle_identity_activation():
 
 @pytest.fixture(scope="module")
 def printed_and_pde():
-    """MATH 1.3 at small size: tanh, n=3, d=2, alpha=2, lam=0.5, dt=0.005, T=5, m=2000, 4 replicas."""
+    """docs/model.md#particle-sde-and-algorithm-1 at small size: tanh, n=3, d=2, alpha=2, lam=0.5, dt=0.005, T=5, m=2000, 4 replicas."""
     out = {}
     for scaling in ("pde", "printed"):
         cfg = DynamicsConfig(alpha=2.0, lam=0.5, dt=0.005, m=2000, replicas=4, scaling=scaling)
@@ -362,7 +362,7 @@ def test_pde_scheme_stays_near_p0_and_learns(printed_and_pde):
     tr, _ = printed_and_pde["pde"]
     lam, k = 0.5, 3
     L0 = float(np.mean(Y3 ** 2))
-    # lam KL(p_t||p0) <= L(p0) (MATH 1.2) and Donsker-Varadhan with s = 1/2:
+    # lam KL(p_t||p0) <= L(p0) (docs/model.md#first-variation-and-the-pde) and Donsker-Varadhan with s = 1/2:
     # E|w|^2 <= 4 (KL + (k/2) log 2).  Particle noise in E|w|^2 (se ~0.05) is far inside the gap.
     assert np.all(tr.second_moment[-1] <= 4 * (L0 / lam + 0.5 * k * math.log(2)))
     assert np.all(tr.loss[-1] < 0.2 * L0)
@@ -408,7 +408,7 @@ def test_records_at_chosen_times_with_consistent_fields():
     assert tr.residual.shape == tr.b.shape == (4, 1, 3) and tr.cov.shape == (4, 1, 3, 3)
     np.testing.assert_array_equal(tr.residual, tr.f - Y3)
     np.testing.assert_allclose(tr.loss, np.mean(tr.residual ** 2, axis=-1), rtol=1e-15)
-    assert np.all(tr.f[0] == 0.0)                              # doubling start (MATH 1.4)
+    assert np.all(tr.f[0] == 0.0)                              # doubling start (docs/model.md#symmetric-initialisation)
     assert np.all(tr.lam_min_H > 0) and np.all(tr.lam_min_H <= tr.lam_max_H)
     with pytest.raises(DomainError, match="record_times must lie"):
         simulate(cfg, X3, Y3, TANH, 50, seed=0, record_times=[1.0])

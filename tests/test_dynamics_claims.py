@@ -1,6 +1,6 @@
 """Tests of checks/dynamics_claims.py on fixed small cases: each stated check
 holds, the known finding (E1) reproduces with a confirmation, the mutants are caught, the audits are
-finite, and the verdicts say which width and step they were measured at (DESIGN 3)."""
+finite, and the verdicts say which width and step they were measured at (docs/verdicts.md)."""
 
 import json
 import math
@@ -121,7 +121,7 @@ def test_lemma_5_3_finite_width_moment_excess_is_no_violation():
 @pytest.mark.claim("lemma-5.3/audit")
 def test_lemma_5_3_audit_and_mutant():
     v = dc.audit_lemma_5_3(PATH)
-    assert v.observed > 4 and _finite_numbers(v.to_dict()["extra"])    # MATH 4.3: slack >= 1e6 in our runs
+    assert v.observed > 4 and _finite_numbers(v.to_dict()["extra"])    # docs/claims.md#lemma-53: slack >= 1e6 in our runs
     big_alpha = {**T_INF, "bias_frac": 1e-5}
     assert dc.mutant_check_l53_alpha_power_4(big_alpha).status is Status.VIOLATED
 

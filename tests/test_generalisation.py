@@ -1,4 +1,4 @@
-"""Tests of theory.generalisation: teachers, chi^2, 0-1 risk, Theorem 4.5's chain, Lemma 5.6 (MATH 4.8, 4.9)."""
+"""Tests of theory.generalisation: teachers, chi^2, 0-1 risk, Theorem 4.5's chain, Lemma 5.6 (docs/claims.md#lemma-56, 4.9)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from theory.generalisation import (chi2_gaussian, chi2_u_gaussian_teacher, lemma
                                    theorem45_rhs, zero_one_risk)
 from theory.kernels import gram_p0
 
-#: MATH 4.9's antipodal pair (30 and 210 degrees), tanh, labels (+1, -1): Dbar = 69.55.
+#: docs/claims.md#theorem-45's antipodal pair (30 and 210 degrees), tanh, labels (+1, -1): Dbar = 69.55.
 ANTI = np.c_[np.cos(np.deg2rad([30.0, 210.0])), np.sin(np.deg2rad([30.0, 210.0]))]
 Y_ANTI = np.array([1.0, -1.0])
 #: Three points in d = 2 (0, 70, 140 degrees; radii 1, 0.8, 0.9): H2 invertible, but with +-1 labels
@@ -68,7 +68,7 @@ def test_teacher_chi2_reproduces_math_and_adaptive_quadrature(anti_teacher):
     val = integrate.quad(lambda z: np.exp(m(z) ** 2) * stats.norm.pdf(z), -np.inf, np.inf,
                          epsabs=1e-12, epsrel=1e-13)[0] - 1.0
     assert t.Dbar == pytest.approx(val, rel=1e-9)
-    assert t.Dbar == pytest.approx(69.55, abs=0.005)  # MATH 4.9, quoted to 4 digits
+    assert t.Dbar == pytest.approx(69.55, abs=0.005)  # docs/claims.md#theorem-45, quoted to 4 digits
     assert t.chi2.converged and t.chi2.refine_error <= 1e-9
 
 
@@ -88,11 +88,11 @@ def test_teacher_outputs_equal_labels_three_ways():
 
 
 def test_teacher_chi2_overflow_is_flagged():
-    """MATH 4.9: inputs at 0, 60, 120 degrees with labels (+1, -1, +1): x1 + x3 = x2, chi^2 overflows."""
+    """docs/claims.md#theorem-45: inputs at 0, 60, 120 degrees with labels (+1, -1, +1): x1 + x3 = x2, chi^2 overflows."""
     X = np.c_[np.cos(np.deg2rad([0.0, 60.0, 120.0])), np.sin(np.deg2rad([0.0, 60.0, 120.0]))]
     y = np.array([1.0, -1.0, 1.0])
     t = realisable_teacher(X, y, TANH)
-    assert y @ np.linalg.solve(t.H2, y) == pytest.approx(139, abs=0.5)  # MATH: y^T H2^-1 y = 139
+    assert y @ np.linalg.solve(t.H2, y) == pytest.approx(139, abs=0.5)  # the reference: y^T H2^-1 y = 139
     assert t.chi2.overflow and t.Dbar == math.inf and np.isfinite(t.chi2.log1p_chi2)
     assert t.chi2.log1p_chi2 > 709
 
@@ -128,7 +128,7 @@ def test_5_3_on_a_rank_two_teacher():
 
 
 def test_theorem45_chain_math_case(anti_teacher):
-    """MATH 4.9 [V]: 10 samples, lam = alpha^2/n; (5.4) and (5.5) hold for alpha in {0.3..30},
+    """docs/claims.md#theorem-45 [V]: 10 samples, lam = alpha^2/n; (5.4) and (5.5) hold for alpha in {0.3..30},
     including alpha < 1 where p_hat is not a density (E12); H3 (M <= 1/2) only at alpha = 30."""
     w = np.array([6.0, 4.0])
     for alpha in (0.3, 0.6, 1.0, 3.0, 10.0, 30.0):
@@ -140,7 +140,7 @@ def test_theorem45_chain_math_case(anti_teacher):
         assert ch.phat_is_density == (alpha >= 1.0)
         assert ch.M_le_half == (alpha == 30.0)
         assert ch.premise_alpha and ch.labels_pm1 and ch.N == 10.0
-        assert ch.rhs > 1.0  # vacuous for small n (MATH)
+        assert ch.rhs > 1.0  # vacuous for small n (the reference)
         assert ch.rhs == pytest.approx(theorem45_rhs(69.5548, 10, 0.1, 2.0), rel=1e-5)
         assert ch.rhs_G1 < ch.rhs  # E18: G1 = 1 < G = 2 for tanh
         assert 0.0 <= ch.risk_star <= 1.0
@@ -157,7 +157,7 @@ def test_theorem45_chain_weighted_gibbs_matches_direct_solve(anti_teacher):
 
 
 def test_lemma56_counterexample_reproduces_math():
-    """MATH 4.8: alpha=1, n=1000, delta=0.1, y=0.1: LHS = 1, RHS = 0.200 + 4R + 0.2322 ~ 0.443-0.468."""
+    """docs/claims.md#lemma-56: alpha=1, n=1000, delta=0.1, y=0.1: LHS = 1, RHS = 0.200 + 4R + 0.2322 ~ 0.443-0.468."""
     exact = lemma56_counterexample(1.0, 0.1, 1000, 0.1, complexity=0.0110 / 4)
     assert exact.lhs == 1.0 and exact.f_value == pytest.approx(-0.1, rel=1e-15)
     assert exact.sqrt_loss == pytest.approx(0.2) and exact.confidence_term == pytest.approx(0.2322, abs=5e-5)

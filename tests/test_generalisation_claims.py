@@ -1,7 +1,7 @@
 """Tests of checks.lemma_5_6 and checks.theorem_4_5 (shared helpers: checks._generalisation_common):
-Lemma 5.6 and Theorem 4.5 as claims (MATH 4.8, 4.9, E4, E10-E13).
+Lemma 5.6 and Theorem 4.5 as claims (docs/claims.md#lemma-56, 4.9, E4, E10-E13).
 
-Fixed cases with known numbers (MATH 4.8's counterexample, MATH 4.9's antipodal pair), independent routes
+Fixed cases with known numbers (docs/claims.md#lemma-56's counterexample, docs/claims.md#theorem-45's antipodal pair), independent routes
 for every closed form (theory.generalisation, theory.gibbs's u|theta family, scipy's binomtest, a 1-D
 Gauss-Hermite chi^2), the binomial decision rule on synthetic samples, the mutants on fixed cases, and
 one bad-input test per validation rule.
@@ -46,7 +46,7 @@ def _first_sample(setup):
 # ------------------------------------------------------------------------------- Lemma 5.6
 @pytest.mark.claim("lemma-5.6/stated")
 def test_math48_witness_numbers():
-    """MATH 4.8: sigmoid, y = 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1: LHS 1, RHS in 0.443-0.468."""
+    """docs/claims.md#lemma-56: sigmoid, y = 0.1, alpha = 1, M = 0.02, N = 1000, delta = 0.1: LHS 1, RHS in 0.443-0.468."""
     s = l56.lemma56_setup(l56.MATH_4_8_CASE)
     t = l56.witness_table(s, _first_sample(s))
     i = t.names.index("shift:const-")
@@ -57,7 +57,7 @@ def test_math48_witness_numbers():
     # second route: theory's construction with the same complexity value gives the same right-hand side
     ref = lemma56_counterexample(1.0, 0.1, 1000, 0.1, complexity=s.complexity)
     assert ref.lhs == 1.0 and t.rhs[i, 0] == pytest.approx(ref.rhs, rel=1e-8)
-    # the certified complexity is below MATH's Lemma 5.5 value 4R <= 0.0358 and equals the corrected bound
+    # the certified complexity is below the reference's Lemma 5.5 value 4R <= 0.0358 and equals the corrected bound
     assert 4.0 * s.complexity < 0.0358
     assert s.complexity == corrected_bound(1000, 1.0, 1.0, 0.02)
     # a constant S does not tilt theta: the DV tilt and the mean shift give the same witness
@@ -211,7 +211,7 @@ def test_lemma56_audit_exact_complexity_small_sample():
     case = {**PM1_CASE, "N": 4, "M": 0.5, "alpha": 2.0}
     e = l56.check_lemma56_audit(case).extra
     assert e["complexity_exact"] is not None and e["complexity_exact_converged"]
-    assert 0.0 < e["complexity_exact"] <= e["complexity_upper"]  # the corrected all-M bound (MATH 4.7)
+    assert 0.0 < e["complexity_exact"] <= e["complexity_upper"]  # the corrected all-M bound (docs/claims.md#lemma-55)
     one = l56.check_lemma56_audit({**case, "N": 1}).extra  # N = 1: sup f(x) by the ball's symmetry
     assert 0.0 < one["complexity_exact"] <= one["complexity_upper"]
 
@@ -312,7 +312,7 @@ def test_draw_samples_statistics():
 # ------------------------------------------------------------------------------ Theorem 4.5
 @pytest.mark.claim("theorem-4.5/audit")
 def test_theorem45_antipodal_chain():
-    """MATH 4.9: antipodal pair (30, 210 deg), tanh, labels (+1, -1), 10 samples, lam = alpha^2/n: Dbar = 69.55;
+    """docs/claims.md#theorem-45: antipodal pair (30, 210 deg), tanh, labels (+1, -1), 10 samples, lam = alpha^2/n: Dbar = 69.55;
     (5.4) and (5.5) hold at alpha in {0.3, 1, 30}; H3 (M <= 1/2) only at alpha = 30; RHS vacuous."""
     # independent Dbar: z = theta.x1 ~ N(0, 1), m = c1 tanh(z) - c2 tanh(-z) with c = (1.268, -1.268)
     x, w = np.polynomial.hermite_e.hermegauss(200)
@@ -360,7 +360,7 @@ def test_theorem45_premise_failed_for_labels_off_pm1():
 
 
 def test_min_chi2_teacher_antipodal():
-    """Issue 10, item 4: the smallest legitimate Dbar of MATH 4.9's antipodal pair.  H2 = a [[1, -1], [-1, 1]] with
+    """Issue 10, item 4: the smallest legitimate Dbar of docs/claims.md#theorem-45's antipodal pair.  H2 = a [[1, -1], [-1, 1]] with
     a = E tanh(Z)^2 (1-D Gauss-Hermite here), so y^T H2^+ y = 1/a; the Gaussian-shift teacher (69.55) is 27x it."""
     s = t45.theorem45_setup(t45.ANTIPODAL_CASE)
     x, w = np.polynomial.hermite_e.hermegauss(200)

@@ -1,6 +1,6 @@
-"""Tests of theory.gibbs: the exact minimiser p* of Q = L + lam KL (MATH 4.6, 1.5, 7).
+"""Tests of theory.gibbs: the exact minimiser p* of Q = L + lam KL (docs/claims.md#gibbs-minimiser, 1.5, 7).
 
-Reference numbers quoted from MATH were obtained on data MATH does not fully specify; where the
+Reference numbers quoted from the independent reference computation (docs/evidence.md#reference-numbers) were obtained on data it does not fully specify; where the
 labels differ ours are stated in the test (inputs at 0, 45, 90, 135 degrees, labels Y4).
 """
 
@@ -24,7 +24,7 @@ from theory.kernels import gram_p0
 ANG = np.deg2rad([0.0, 45.0, 90.0, 135.0])
 X4 = np.c_[np.cos(ANG), np.sin(ANG)]
 Y4 = np.array([1.0, -0.5, 0.3, -0.8])
-#: (alpha, lam) of MATH 4.6's checks.
+#: (alpha, lam) of docs/claims.md#gibbs-minimiser's checks.
 CASES = [(1.0, 0.5), (3.0, 0.2), (10.0, 0.1)]
 
 
@@ -48,7 +48,7 @@ def test_duality_gap_at_machine_precision(alpha, lam):
 
 @pytest.mark.parametrize("alpha,lam", CASES)
 def test_fixed_point_identity_independent_implementation(alpha, lam):
-    """r* = F(r*) - y with F coded here from MATH 4.6 directly (plain exp, no log-space)."""
+    """r* = F(r*) - y with F coded here from docs/claims.md#gibbs-minimiser directly (plain exp, no log-space)."""
     sol = solve_gibbs(X4, Y4, TANH, alpha, lam, K=70, refine=False)
     h = np.tanh(sol.rule.z)
     s = (2.0 * alpha / (lam * 4)) * h @ sol.r
@@ -64,9 +64,9 @@ def test_fixed_point_identity_independent_implementation(alpha, lam):
 
 
 def test_stationarity_identity_converges_with_K():
-    """(2 alpha^2/n) H(p*) r* + lam alpha b(p*) = 0 (MATH 1.5) holds only as the rule converges.
+    """(2 alpha^2/n) H(p*) r* + lam alpha b(p*) = 0 (docs/model.md#residual-ode) holds only as the rule converges.
 
-    MATH (other labels): tanh 5.4e-4 / 1.3e-5 / 7.6e-8 at K = 40 / 70 / 120; here 2.8e-5 / 9.1e-7 / 2.4e-9.
+    the reference (other labels): tanh 5.4e-4 / 1.3e-5 / 7.6e-8 at K = 40 / 70 / 120; here 2.8e-5 / 9.1e-7 / 2.4e-9.
     """
     res = [np.max(np.abs(solve_gibbs(X4, Y4, TANH, 3.0, 0.2, K=K, refine=False).stationarity))
            for K in (40, 70, 120)]
@@ -76,12 +76,12 @@ def test_stationarity_identity_converges_with_K():
     # a wrong H1 (e.g. without the (1 + s^2) factor) would leave an O(1e-1) residual at every K
     assert res[0] <= 1e-3
     sig = solve_gibbs(X4, Y4, SIGMOID, 3.0, 0.2, K=70, refine=False)
-    # MATH: machine-exact for sigmoid at K = 70 (seen 3e-13): a few hundred ulps of O(10) terms
+    # the reference: machine-exact for sigmoid at K = 70 (seen 3e-13): a few hundred ulps of O(10) terms
     assert np.max(np.abs(sig.stationarity)) <= 1e-11
 
 
 def test_weak_duality_and_positive_energy_change_on_own_grid():
-    """Q(p) >= D(a*) = Q(p*) for 200 random members of the u|theta-Gaussian family (MATH 4.6 recipe).
+    """Q(p) >= D(a*) = Q(p*) for 200 random members of the u|theta-Gaussian family (docs/claims.md#gibbs-minimiser recipe).
 
     On p*'s own rule the rule is an exact discrete reference measure, so both statements are exact
     up to rounding; off the grid they would be masked by the quadrature error (~1e-5 at K = 70).
@@ -101,7 +101,7 @@ def test_weak_duality_and_positive_energy_change_on_own_grid():
                                      alpha, lam, rule=sol.rule)
         assert e.Q >= sol.dual - rounding
         dq_min = min(dq_min, e.Q - sol.Q)
-    # MATH saw min dQ of +1.4e-7 to +1.9e-6; second order in eps >= 1e-3, far above rounding
+    # the reference saw min dQ of +1.4e-7 to +1.9e-6; second order in eps >= 1e-3, far above rounding
     assert dq_min > 1e3 * rounding
     for _ in range(20):  # other Gibbs-form points p_a: Q(p_a) >= D(a*) >= D(a)
         a = sol.a + rng.normal(scale=0.3, size=4)
@@ -113,9 +113,9 @@ def test_weak_duality_and_positive_energy_change_on_own_grid():
 
 
 def test_linearisation_at_large_alpha():
-    """r* ~ -(I + (2 alpha^2/(lam n)) H2(p0))^{-1} y, KL* -> y^T H2^{-1} y / (2 alpha^2) (MATH 4.6).
+    """r* ~ -(I + (2 alpha^2/(lam n)) H2(p0))^{-1} y, KL* -> y^T H2^{-1} y / (2 alpha^2) (docs/claims.md#gibbs-minimiser).
 
-    MATH (labels unstated): alpha=100, lam=0.1: KL 3.60e-3, linearised 3.64e-3, limit 3.66e-3.
+    the reference (labels unstated): alpha=100, lam=0.1: KL 3.60e-3, linearised 3.64e-3, limit 3.66e-3.
     Here (labels Y4): 3.478e-3, 3.500e-3, 3.509e-3 -- the same 1% pattern.
     """
     H2 = gram_p0(X4, TANH).H2
@@ -149,7 +149,7 @@ def test_linearisation_weighted_matches_exact():
 def test_kl_and_f_closed_forms_against_primal_double_integral():
     """KL(p*) = E_pi s^2 - log Z and f = -alpha E_pi[s h] vs the primal formulas integrated over (theta, u).
 
-    Primal (MATH 1.1): KL = E_p[log p] + E_p|w|^2/2 + (k/2) log(2 pi), with p*(theta, u) =
+    Primal (docs/model.md#network-and-energy): KL = E_p[log p] + E_p|w|^2/2 + (k/2) log(2 pi), with p*(theta, u) =
     N(theta) N(u) exp(-u s(theta)) / Z written out and integrated by adaptive scipy quadrature.
     """
     X = np.array([[1.0], [0.5]])
@@ -176,7 +176,7 @@ def test_kl_and_f_closed_forms_against_primal_double_integral():
 
 
 def test_refinement_flags_strong_tilt():
-    """alpha=1, lam=0.01: the tilt exp(s^2/2) with max|s| ~ 5.5 is not resolved at K = 20 (MATH 7)."""
+    """alpha=1, lam=0.01: the tilt exp(s^2/2) with max|s| ~ 5.5 is not resolved at K = 20 (docs/generation.md)."""
     y = np.array([1.0, -1.0, 1.0, -1.0])
     with pytest.warns(QuadratureWarning, match="not converged at K=20"):
         coarse = solve_gibbs(X4, y, TANH, 1.0, 0.01, K=20)

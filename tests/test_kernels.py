@@ -2,7 +2,7 @@
 
 Every route is cross-checked against another one: the series and the 2-D rules against the closed
 form and against each other, all against Monte Carlo particles, GH against the Price identity
-H1 = c dH2/dc, and against the reference values of MATH 2.2 and 3.4.  Every reported error is
+H1 = c dH2/dc, and against the reference values of docs/kernels.md#exact-gram-at-p0 and 3.4.  Every reported error is
 checked to cover the true error of the value returned (issue 12).
 """
 
@@ -52,7 +52,7 @@ def test_erf_gh_matches_closed_form(name, c, s):
     gh = gram_p0(X, act, K=80, method="gh")
     cf = gram_p0(X, act)
     assert cf.method == "closed-form" and gh.method == "gh"
-    # MATH 2.3: GH error 1e-16 at K=80 for erf; 1e-12 leaves room for rounding of K^2-term sums
+    # docs/kernels.md#erf-closed-form: GH error 1e-16 at K=80 for erf; 1e-12 leaves room for rounding of K^2-term sums
     assert np.max(np.abs(gh.H1 - cf.H1)) <= 1e-12
     assert np.max(np.abs(gh.H2 - cf.H2)) <= 1e-12
     if name != "outside-4.1":  # |x| = 1.5 needs more nodes at K (2e-7), not at 2K
@@ -74,7 +74,7 @@ def test_gram_p0_erf_matches_formula_of_math_2_3():
 def test_diagonal_values_of_math_2_2(act, e2, e1):
     X = unit_directions([10, 100])
     g = gram_p0(X, act, method="gh")
-    # MATH 2.2 quotes 6 decimals (rounding <= 5e-7); the erf values are exact
+    # docs/kernels.md#exact-gram-at-p0 quotes 6 decimals (rounding <= 5e-7); the erf values are exact
     np.testing.assert_allclose(np.diag(g.H2), e2, atol=5e-7)
     np.testing.assert_allclose(np.diag(g.H1), e1, atol=5e-7)
 
@@ -89,7 +89,7 @@ def test_price_identity(act, expected):
     e1 = gram_p0(_pair(a, b, c), act, method="gh").H1[0, 1] / c
     # central difference: truncation step^2/6 * |d^3 H2/dc^3| ~ 1e-9, rounding eps/step ~ 1e-12
     assert abs(dH2 - e1) <= 1e-8
-    # MATH 2.2 quotes 8 decimals
+    # docs/kernels.md#exact-gram-at-p0 quotes 8 decimals
     assert abs(e1 - expected) <= 5e-9
 
 

@@ -1,8 +1,8 @@
-"""Unit tests of the Lemma 5.1 checks (checks/lemma_5_1.py; MATH 3.3, 4.1, E7, E8, E9, E14).
+"""Unit tests of the Lemma 5.1 checks (checks/lemma_5_1.py; docs/kernels.md#radius-and-alpha-threshold, 4.1, E7, E8, E9, E14).
 
 The generic search over the registry lives in tests/test_claims.py; here each check is pinned to
-the MATH reference case, the premise handling is tested directly on the degenerate sets of
-MATH 2.4, and the probe's shrinking, the P-indexing, scale covariance and the mutant are checked.
+the the reference case, the premise handling is tested directly on the degenerate sets of
+docs/kernels.md#degenerate-data, and the probe's shrinking, the P-indexing, scale covariance and the mutant are checked.
 """
 
 import json
@@ -112,7 +112,7 @@ def test_probe_search_finds_and_shrinks_to_n_2():
 @pytest.mark.parametrize("kind", DEGENERATE_KINDS)
 @pytest.mark.parametrize("check", [check_stated, check_probe, check_audit], ids=["stated", "probe", "audit"])
 def test_degenerate_data_are_premise_failures(kind, check):
-    """E14: Lambda = 0 up to rounding (MATH 2.4) is PREMISE_FAILED, decided against the quadrature error."""
+    """E14: Lambda = 0 up to rounding (docs/kernels.md#degenerate-data) is PREMISE_FAILED, decided against the quadrature error."""
     v = check({"kind": kind, "d": 2, "seed": 3, "P_factor": 2.0})
     assert v.status is Status.PREMISE_FAILED, v.explain()
     assert "indistinguishable from 0" in v.reason
@@ -176,7 +176,7 @@ def test_scale_covariance_of_the_verdict_numbers():
 
 
 def test_audit_reports_radii_and_alpha_min():
-    """MATH 3.4: A1 = 25.856, A2 = 63.426 and alpha_min = 9.2e4 at R_hat = 0.2988 (tanh, lambda = 0.005)."""
+    """docs/kernels.md#reference-numbers: A1 = 25.856, A2 = 63.426 and alpha_min = 9.2e4 at R_hat = 0.2988 (tanh, lambda = 0.005)."""
     v = check_audit(dict(REFERENCE))
     assert v.status is Status.HOLDS and v.observed < 0.18 * v.bound   # R_crit far below sqrt(d+1) (E8)
     assert v.observed_lower == v.extra["R_cert"] < v.observed_upper == v.extra["R_crit"]   # R* in [R_cert, R_crit]

@@ -1,4 +1,4 @@
-"""Unit tests of the Lemma 5.4 checks (checks/lemma_5_4.py; MATH 4.4, E6).
+"""Unit tests of the Lemma 5.4 checks (checks/lemma_5_4.py; docs/claims.md#lemma-54, E6).
 
 The generic search over the registry lives in tests/test_claims.py; here each check function is
 pinned to closed-form numbers, the equality case of the sharp form, and the mutant's failure.
@@ -63,7 +63,7 @@ def test_known_gaussian_gives_the_closed_form_numbers():
 
 
 def test_bimodal_mixture_gives_the_reference_numbers():
-    """MATH 4.4 [V]: W2 = 0.7252452, sqrt(2 KL) = 1.22788, 2 sqrt(KL) = 1.73649."""
+    """docs/claims.md#lemma-54 [V]: W2 = 0.7252452, sqrt(2 KL) = 1.22788, 2 sqrt(KL) = 1.73649."""
     s, c = check_stated(BIMODAL), check_corrected(BIMODAL)
     assert s.observed == pytest.approx(0.7252452, abs=5e-8)
     assert s.bound == pytest.approx(1.73649, abs=5e-6) and c.bound == pytest.approx(1.22788, abs=5e-6)

@@ -1,4 +1,4 @@
-"""Unit tests of the Lemma 5.5 checks (checks/lemma_5_5.py; MATH 4.7, E10, E18).
+"""Unit tests of the Lemma 5.5 checks (checks/lemma_5_5.py; docs/claims.md#lemma-55, E10, E18).
 
 The generic search over the registry lives in tests/test_claims.py (and the mutant's kill in
 tests/test_mutants.py); here each check is pinned to reference numbers, the probe's shrunk
@@ -46,7 +46,7 @@ def test_probe_example_is_a_demonstrated_counterexample():
     assert v.observed - v.bound > 100 * v.tolerance          # not a rounding-level excess
     # regression value of the HS route (which test_rademacher.py checks against direct quadrature)
     assert v.extra["rho"] == pytest.approx(1.00698, abs=1e-5)
-    assert v.extra["M_star"] == pytest.approx(23.8, rel=2e-3)   # MATH 4.7 table
+    assert v.extra["M_star"] == pytest.approx(23.8, rel=2e-3)   # docs/claims.md#lemma-55 table
     assert v.extra["route"] == "hs-1d"
 
 
@@ -75,13 +75,13 @@ def test_n2_never_violates_the_printed_bound(M):
 
 
 def test_sign_like_reference_rho_at_M5_n3():
-    """tanh(z/0.001) is within 1e-3 of the sign limit, where rho(M=5, n=3) = 1.053 (MATH 4.7)."""
+    """tanh(z/0.001) is within 1e-3 of the sign limit, where rho(M=5, n=3) = 1.053 (docs/claims.md#lemma-55)."""
     v = check_probe(case(n=3, s=0.001, M=5.0))
     assert v.status is Status.VIOLATED and v.extra["rho"] == pytest.approx(1.053, abs=2e-3)
 
 
 def test_s5_reference_through_the_lowrank_builder():
-    """The lowrank d = 1 builder spaces radii evenly in [1/2, 1]: n = 2 gives x = (1, 0.5), MATH's s5."""
+    """The lowrank d = 1 builder spaces radii evenly in [1/2, 1]: n = 2 gives x = (1, 0.5), the reference's s5."""
     c5 = case(n=2, inputs="lowrank", d=1, alpha=1.5, M=0.3, seed=7)
     assert build_inputs(c5)[:, 0].tolist() == [1.0, 0.5]
     v = check_stated(c5)

@@ -1,4 +1,4 @@
-"""Tests of theory.network: f(p, x) (3.1)/(3.2), p0 sampling with doubling (MATH 1.4), b(p) (MATH 1.5)."""
+"""Tests of theory.network: f(p, x) (3.1)/(3.2), p0 sampling with doubling (docs/model.md#symmetric-initialisation), b(p) (docs/model.md#residual-ode)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _data(n, d, seed):
 
 
 # ---------------------------------------------------------------------------------------------
-# doubling initialisation (MATH 1.4)
+# doubling initialisation (docs/model.md#symmetric-initialisation)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("act", [TANH, scaled(SIGMOID, 2.0, 0.5), IDENTITY])
@@ -35,7 +35,7 @@ def test_symmetric_init_output_is_exactly_zero(act):
 
 
 def test_symmetric_init_gram_equals_gram_of_base_pairs():
-    # MATH 1.4: H1 uses u^2 and H2 does not use u, so H(p_m) at init is H of the m/2 base particles.
+    # docs/model.md#symmetric-initialisation: H1 uses u^2 and H2 does not use u, so H(p_m) at init is H of the m/2 base particles.
     X, rng = _data(5, 3, 1)
     p = sample_p0(400, 3, rng)
     full = gram_particles(p.theta, p.u, X, TANH).H
@@ -112,7 +112,7 @@ def test_b_identity_closed_form():
 
 
 def test_b_is_the_ou_derivative_of_f():
-    """Under the pure OU flow dw = -lam w dt + sqrt(2 lam) dB, d f(p_s)/ds at 0 = -lam alpha b(p) (MATH 1.5).
+    """Under the pure OU flow dw = -lam w dt + sqrt(2 lam) dB, d f(p_s)/ds at 0 = -lam alpha b(p) (docs/model.md#residual-ode).
 
     Independent route: the OU semigroup in closed form, f(p_s, x) = alpha e^{-lam s} E_p[u E_g h(e^{-lam s} z
     + sigma_s |x| g)] with sigma_s^2 = 1 - e^{-2 lam s}, g ~ N(0,1) by Gauss-Hermite, differentiated by a

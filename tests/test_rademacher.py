@@ -1,6 +1,6 @@
-"""Tests of theory/rademacher.py: the exact Rademacher complexity of the KL ball (MATH 4.7).
+"""Tests of theory/rademacher.py: the exact Rademacher complexity of the KL ball (docs/claims.md#lemma-55).
 
-Every MATH [V] number is pinned, and each route is cross-checked by an independent one:
+Every reference number is pinned, and each route is cross-checked by an independent one:
 DV with u integrated analytically vs a (theta, u) grid solved as a primal problem (SLSQP) and as a
 discrete dual (scalar minimisation); Hubbard-Stratonovich vs direct Gauss-Hermite; the sign limit
 vs steep tanh and vs enumeration of sign patterns; psi by root finding vs bounded minimisation;
@@ -35,11 +35,11 @@ def logsumexp(a):
     return m + np.log(np.sum(np.exp(a - m)))
 
 
-S5_X = np.array([[1.0], [0.5]])          # MATH 4.7 [V] s5: d = 1, n = 2, alpha = 1.5, M = 0.3, tanh
+S5_X = np.array([[1.0], [0.5]])          # docs/claims.md#lemma-55 [V] s5: d = 1, n = 2, alpha = 1.5, M = 0.3, tanh
 S5_ALPHA, S5_M = 1.5, 0.3
 
 
-# ---------------------------------------------------------------------------- MATH [V] numbers
+# ---------------------------------------------------------------------------- reference numbers
 def test_s5_sup_per_sigma_matches_reference():
     a = kl_ball_sup(S5_X, [1, 1], TANH, S5_ALPHA, S5_M)
     b = kl_ball_sup(S5_X, [1, -1], TANH, S5_ALPHA, S5_M)
@@ -89,7 +89,7 @@ def test_sign_limit_rho_at_M5_n3():
 
 @pytest.mark.parametrize("n,act,ref", [(3, None, 3.46), (3, TANH, 23.8), (4, None, 2.53), (8, None, 1.78)])
 def test_crossings_of_the_printed_bound(n, act, ref):
-    """MATH 4.7 table of M* (orthonormal inputs), printed to 3 significant digits."""
+    """docs/claims.md#lemma-55 table of M* (orthonormal inputs), printed to 3 significant digits."""
     assert printed_bound_crossing(n, act) == pytest.approx(ref, rel=2e-3)
 
 
@@ -148,7 +148,7 @@ def test_primal_slsqp_agrees_with_discrete_dual_on_a_small_grid(sigma):
 
 @pytest.mark.parametrize("sigma,ref16", [([1, 1], 0.635735), ([1, -1], 0.133170)])
 def test_grid_dual_reproduces_reference_and_converges_to_continuous_dv(sigma, ref16):
-    """MATH's 16x16 grid numbers, then the grid value (u discretised, beta by minimisation) tends to
+    """the reference's 16x16 grid numbers, then the grid value (u discretised, beta by minimisation) tends to
     the continuous DV (u integrated analytically, beta* by root finding)."""
     assert _discrete_dual(*_grid_problem(16, sigma), S5_M) == pytest.approx(ref16, abs=5e-7)
     cont = kl_ball_sup(S5_X, sigma, TANH, S5_ALPHA, S5_M).value
@@ -176,7 +176,7 @@ def test_log_mgf_rank1_vs_adaptive_quad_and_sanity_bounds():
     assert lm == pytest.approx(math.log(val), abs=1e-11 + err / val)
     grid = np.linspace(-30, 30, 200001)
     Sg = alpha / 3 * (sigma * np.tanh(grid[:, None] * X[:, 0])).sum(1)
-    assert lm <= beta ** 2 * np.max(Sg ** 2) / 2                        # MATH 4.7 sanity bound
+    assert lm <= beta ** 2 * np.max(Sg ** 2) / 2                        # docs/claims.md#lemma-55 sanity bound
     assert lm >= beta ** 2 * np.sum(Sg ** 2 * np.exp(-grid ** 2 / 2)) * (grid[1] - grid[0]) / math.sqrt(
         2 * math.pi) / 2 - 1e-9                                          # Jensen
 
@@ -236,7 +236,7 @@ def test_large_M_is_finite_and_approaches_sqrt_2M():
                  (rademacher_orthonormal_odd(4, TANH, 1.0, 1000.0), 1.0)):
         assert np.isfinite(r.value) and r.converged
         ratio = r.value / (math.sqrt(2000.0) * G)
-        assert 0.9 < ratio <= 1.0                       # MATH 4.7: R/sqrt(2M) -> alpha G from below
+        assert 0.9 < ratio <= 1.0                       # docs/claims.md#lemma-55: R/sqrt(2M) -> alpha G from below
 
 
 # --------------------------------------------------------------------------- corrected bound
@@ -253,7 +253,7 @@ def test_corrected_bound_is_never_exceeded_on_a_deterministic_sweep():
     for M in (0.01, 0.5, 5.0):
         worst = max(worst, rademacher(X, TANH, 1.0, M).value / corrected_bound(4, 1.0, 1.0, M))
     assert worst <= 1.0 + 1e-9
-    assert worst > 0.99          # MATH s6b: the bound is tight (0.99998 seen); the sweep must get close
+    assert worst > 0.99          # the reference s6b: the bound is tight (0.99998 seen); the sweep must get close
 
 
 def test_stated_bound_holds_up_to_M_c_even_in_the_sign_limit():
@@ -283,7 +283,7 @@ def test_qmc_route_beyond_rank_3_agrees_with_hs_within_5_standard_errors():
 
 
 def test_hard_tilt_is_flagged_not_converged():
-    """Steep activation, rank 1, M = 100: the refinement check fails and says so (MATH 7)."""
+    """Steep activation, rank 1, M = 100: the refinement check fails and says so (docs/generation.md)."""
     X = np.array([[1.0], [0.8], [-0.6], [0.3]])
     r = rademacher(X, scaled(TANH, 1.0, 0.25), 1.0, 100.0)
     assert not r.converged and r.quad_error > r.quad_tol == pytest.approx(QUAD_RTOL * r.value + 1e-12, rel=1e-12)

@@ -1,6 +1,6 @@
-"""Tests of theory/stability.py: the adversaries of Lemma 5.1 (MATH 4.1, 3.3, E7, E8).
+"""Tests of theory/stability.py: the adversaries of Lemma 5.1 (docs/claims.md#lemma-51, 3.3, E7, E8).
 
-Reference numbers are MATH 4.1 [V] (unit inputs at 0, 45, 90, 135 degrees, d = 2, n = 4).  Every
+Reference numbers are docs/claims.md#lemma-51 [V] (unit inputs at 0, 45, 90, 135 degrees, d = 2, n = 4).  Every
 closed form or quadrature is cross-checked by a second, independent route: H(N(mu, Sigma)) by a
 3-D Gauss-Hermite rule over (z, u) (no conditioning on z), H(p0) by kernels.gram_p0, gradients by
 central finite differences, Bures W2 by the sqrtm formula, the shrink-u family by the Gaussian route.
@@ -53,7 +53,7 @@ def test_gram_gaussian_at_p0_equals_gram_p0(act):
     """Two routes at p0: the conditional 2-D rule (K = 80) against kernels.gram_p0 (its 2K = 160 values)."""
     H1, H2 = gram_gaussian(X_REF, act, np.zeros(3), np.eye(3), K=80)
     g = gram_p0(X_REF, act, K=80, method="gh")
-    # tanh converges slowest: MATH 2.2 quotes |H(80) - H(160)| ~ 7e-9 for it; the others ~1e-12.
+    # tanh converges slowest: docs/kernels.md#exact-gram-at-p0 quotes |H(80) - H(160)| ~ 7e-9 for it; the others ~1e-12.
     tol = 2e-8 if act is TANH else 1e-11
     np.testing.assert_allclose(H1, g.H1, atol=tol, rtol=0)
     np.testing.assert_allclose(H2, g.H2, atol=tol, rtol=0)
@@ -74,7 +74,7 @@ def test_gram_gaussian_matches_a_3d_rule_over_z_and_u(act, seed):
     G2 = np.einsum("N,Ni,Nj->ij", rule.weights, h, h)
     G1 = (X @ X.T) * np.einsum("N,Ni,Nj->ij", rule.weights * Y[:, 3] ** 2, d1, d1)
     # sigmoid and erf rules are converged to ~1e-14 (1e-11 leaves room for rounding only); tanh
-    # converges slowest (MATH 2.2: |H(80) - H(160)| ~ 7e-9 at p0), and its 60^3 rule sets the bar.
+    # converges slowest (docs/kernels.md#exact-gram-at-p0: |H(80) - H(160)| ~ 7e-9 at p0), and its 60^3 rule sets the bar.
     tol = 2e-8 if act is TANH else 1e-11
     np.testing.assert_allclose(H1, G1, atol=tol, rtol=0)
     np.testing.assert_allclose(H2, G2, atol=tol, rtol=0)
@@ -97,7 +97,7 @@ def test_bures_w2_matches_the_sqrtm_formula():
 
 
 def test_bures_w2_of_the_math_gaussian_witness():
-    """MATH 4.1: mu = 0 and Sigma eigenvalues (0.614, 0.634, 0.940) give W2 = 0.2988."""
+    """docs/claims.md#lemma-51: mu = 0 and Sigma eigenvalues (0.614, 0.634, 0.940) give W2 = 0.2988."""
     Q = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))[0]
     Sigma = Q @ np.diag([0.614, 0.634, 0.940]) @ Q.T
     assert w2_gaussian_p0(np.zeros(3), Sigma) == pytest.approx(0.2988, abs=5e-5)
@@ -116,7 +116,7 @@ def test_point_mass_has_w2_sqrt_k_and_lambda_min_zero():
 
 # ------------------------------------------------------------------------------ gradients
 def test_particle_gradient_matches_finite_differences():
-    """d lambda_min / d w_j = pi_j grad k_v(w_j) (MATH 4.1: agreement 1e-10)."""
+    """d lambda_min / d w_j = pi_j grad k_v(w_j) (docs/claims.md#lemma-51: agreement 1e-10)."""
     rng = np.random.default_rng(3)
     X = random_inputs(3)
     W = rng.standard_normal((40, 3))
@@ -178,7 +178,7 @@ def test_rayleigh_objective_gradient_matches_finite_differences():
     assert np.max(np.abs(fd - grad)) <= 1e-7 * np.max(np.abs(grad))
 
 
-# ---------------------------------------------------------------------- MATH 4.1 numbers
+# ---------------------------------------------------------------------- docs/claims.md#lemma-51 numbers
 def test_shrink_u_reference_numbers(tanh_report, sigmoid_report):
     """(A): tanh c = 0.6078 so W2 = 0.3922; sigmoid W2 = 0.4144 (exact tier)."""
     A = tanh_report.get("A")
@@ -190,9 +190,9 @@ def test_shrink_u_reference_numbers(tanh_report, sigmoid_report):
 
 
 def test_gaussian_adversary_reference_numbers(tanh_report, sigmoid_report):
-    """(C): MATH gives 0.2988 (tanh) and 0.2489 (sigmoid); mu = 0 and Sigma eigenvalues ~(0.614, 0.634, 0.940).
+    """(C): the reference gives 0.2988 (tanh) and 0.2489 (sigmoid); mu = 0 and Sigma eigenvalues ~(0.614, 0.634, 0.940).
 
-    Our tanh radius is 0.29991: the MATH witness sits a relative 3e-3 above Lambda/2 (checked
+    Our tanh radius is 0.29991: the the reference witness sits a relative 3e-3 above Lambda/2 (checked
     below), so it had not reached the constraint; 0.2988 is within 1.2e-3 of ours.
     """
     C = tanh_report.get("C")
@@ -209,7 +209,7 @@ def test_gaussian_adversary_reference_numbers(tanh_report, sigmoid_report):
 
 
 def test_linear_response_reference_numbers(tanh_report, sigmoid_report):
-    """(D), an estimate: MATH 0.120 (tanh) and 0.125 (sigmoid); ours at K = 80 are 0.1215 and 0.1252."""
+    """(D), an estimate: the reference 0.120 (tanh) and 0.125 (sigmoid); ours at K = 80 are 0.1215 and 0.1252."""
     assert tanh_report.get("D").tier == "estimated"
     assert tanh_report.get("D").radius == pytest.approx(0.120, abs=2e-3)
     assert sigmoid_report.get("D").radius == pytest.approx(0.125, abs=5e-4)
@@ -218,7 +218,7 @@ def test_linear_response_reference_numbers(tanh_report, sigmoid_report):
 
 
 def test_p_min_reference_numbers(tanh_report):
-    """MATH 4.1: P_min = 0.062 (certified) for tanh; the sqrt(d+1) branch is far away (R_crit < 0.3)."""
+    """docs/claims.md#lemma-51: P_min = 0.062 (certified) for tanh; the sqrt(d+1) branch is far away (R_crit < 0.3)."""
     assert tanh_report.P_min == pytest.approx(0.062, abs=1e-3)
     assert tanh_report.P_min == pytest.approx(tanh_report.lambda0 ** 2 / tanh_report.R_crit, rel=1e-15)
     assert tanh_report.R_crit < 0.18 * math.sqrt(3.0)
@@ -227,7 +227,7 @@ def test_p_min_reference_numbers(tanh_report):
 
 @pytest.mark.parametrize("act,ref", [(TANH, 0.183), (SIGMOID, 0.167)], ids=["tanh", "sigmoid"])
 def test_free_form_reference_numbers(act, ref):
-    """(E), an estimate: MATH 0.183 (tanh) and 0.167 (sigmoid); a 12^3 quadrature gives 0.177 and 0.167.
+    """(E), an estimate: the reference 0.183 (tanh) and 0.167 (sigmoid); a 12^3 quadrature gives 0.177 and 0.167.
 
     The tanh value creeps up with the node count (0.166, 0.177, 0.179 at 8, 12, 16 per axis), so a
     1e-2 window is the estimate's resolution, not slack for a bug.
@@ -323,7 +323,7 @@ def test_bad_inputs_raise_named_errors():
 
 
 def test_critical_radius_refuses_a_singular_gram():
-    """Antipodal inputs with tanh: Lambda = 0 (MATH 2.4); the radius is undefined, not 0."""
+    """Antipodal inputs with tanh: Lambda = 0 (docs/kernels.md#degenerate-data); the radius is undefined, not 0."""
     X = np.array([[0.6, 0.8], [-0.6, -0.8]])
     with pytest.raises(DomainError, match="Lambda = lambda_min"):
         critical_radius(X, TANH)

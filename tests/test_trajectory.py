@@ -1,5 +1,5 @@
 """Tests of theory/trajectory.py: brackets, the OU reference, the Groenwall envelope, the linearised
-residual, the plug-in biases, the Gibbs moments and the extrapolation helpers (MATH 4.2-4.6, 5).
+residual, the plug-in biases, the Gibbs moments and the extrapolation helpers (docs/claims.md#lemma-52-4.6, 5).
 
 Statistical assertions use |estimate - exact| <= 5 se (two-sided false alarm ~5.7e-7 each).
 """
@@ -97,7 +97,7 @@ def test_gronwall_constant_coefficients_match_closed_form():
 
 
 def test_residual_stays_under_gronwall_envelope_on_a_short_run():
-    # MATH 4.2: tight until the noise floor; tolerance 3 sqrt(lam n/(m Lambda)) in sqrt(L), times sqrt(n) for |r|.
+    # docs/claims.md#lemma-52: tight until the noise floor; tolerance 3 sqrt(lam n/(m Lambda)) in sqrt(L), times sqrt(n) for |r|.
     tol = 3 * math.sqrt(3) * math.sqrt(0.005 * 3 / (EV.m * KC3.Lambda))
     assert np.all(EV.residual_norm <= EV.gronwall + tol)
     assert EV.residual_norm[6].mean() < 0.1 * EV.residual_norm[0].mean()   # it decayed: not vacuous
@@ -164,7 +164,7 @@ def test_plugin_biases_match_sampling(symmetric):
 
 
 def test_plugin_bias_values_and_validation():
-    assert plugin_kl_bias(3, 40000, False) == pytest.approx(1.125e-4)     # MATH 4.3
+    assert plugin_kl_bias(3, 40000, False) == pytest.approx(1.125e-4)     # docs/claims.md#lemma-53
     assert plugin_kl_bias(3, 40000, True) == pytest.approx(1.5e-4)        # seen 1.46e-4 with doubling
     assert plugin_kl_bias(3, 100, True) >= plugin_kl_bias(3, 100, False)
     with pytest.raises(DomainError, match="k"):
@@ -207,7 +207,7 @@ def test_gibbs_evidence_brackets_and_decomposition():
 def test_gibbs_evidence_at_huge_alpha_is_valid_despite_rounding_of_tiny_kl():
     ge = gibbs_evidence(X3, Y3, TANH, 3e5, 0.005, KC3.Lambda)
     assert ge.valid, ge.reason
-    # MATH 4.6 linearisation: KL* -> y^T H2^-1 y / (2 alpha^2), relative corrections O(lam n/(alpha^2 H2)) ~ 1e-9
+    # docs/claims.md#gibbs-minimiser linearisation: KL* -> y^T H2^-1 y / (2 alpha^2), relative corrections O(lam n/(alpha^2 H2)) ~ 1e-9
     assert ge.KL == pytest.approx(linearised_gibbs(X3, Y3, TANH, 3e5, 0.005).KL_limit, rel=1e-4)
     assert ge.lam_min_ratio == pytest.approx(1.0, abs=1e-6)
 
@@ -249,7 +249,7 @@ def test_slack_orders_and_replica_se():
 def test_p_lower_is_below_the_certified_p_min_of_math_3_4():
     X = unit_directions([0.0, 45.0, 90.0, 135.0])
     P_lo, R = p_lower_exact_families(X, TANH)
-    # MATH 3.4: certified R_hat = 0.2988 (all families); the two cheap families cannot do better.
+    # docs/kernels.md#reference-numbers: certified R_hat = 0.2988 (all families); the two cheap families cannot do better.
     assert R >= 0.2988
     assert P_lo == pytest.approx(kernel_constants(X, TANH).lambda0 ** 2 / R)
 

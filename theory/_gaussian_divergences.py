@@ -227,7 +227,7 @@ def w2_gaussian_p0(m, S) -> float:
 
 
 def chi2_gaussian_p0(m, S) -> float:
-    """``chi^2(N(m,S) || N(0,I))`` in closed form (MATH 4.9); needs ``S < 2I``.
+    """``chi^2(N(m,S) || N(0,I))`` in closed form (docs/claims.md#theorem-45); needs ``S < 2I``.
 
     ``1 + chi^2 = det(S(2I - S))^{-1/2} exp(m^T (2I - S)^{-1} m)``, formed in the eigenbasis of S
     (``log(e(2-e)) = log1p(-(1-e)^2)``).  Returns ``inf`` when ``1 + chi^2`` overflows a float.
@@ -247,7 +247,7 @@ def chi2_gaussian_p0(m, S) -> float:
 
 
 def kl_lower_bound_moments(mean, cov) -> float:
-    """Certified lower bound ``KL(p||p0) >= KL(N(mean, cov)||p0)`` from p's exact moments (MATH 5).
+    """Certified lower bound ``KL(p||p0) >= KL(N(mean, cov)||p0)`` from p's exact moments (docs/evidence.md#certified-and-estimated-quantities).
 
     Exact decomposition: ``KL(p||p0) = KL(p||N_p) + KL(N_p||p0)``, since ``log(N_p/p0)`` is quadratic
     and p, N_p share two moments.  ``mean`` (k,), ``cov`` (k, k) positive definite (a singular
@@ -258,7 +258,7 @@ def kl_lower_bound_moments(mean, cov) -> float:
 
 
 def w2_lower_bound_gelbrich(mean, cov) -> float:
-    """Certified lower bound ``W2(p,p0) >= W2(N(mean, cov), p0)`` from p's exact moments (Gelbrich; MATH 5).
+    """Certified lower bound ``W2(p,p0) >= W2(N(mean, cov), p0)`` from p's exact moments (Gelbrich; docs/evidence.md#certified-and-estimated-quantities).
 
     ``mean`` (k,), ``cov`` (k, k) positive semi-definite.
     """

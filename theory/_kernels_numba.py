@@ -1,4 +1,4 @@
-"""Compiled kernels of the particle step (DESIGN 6) and the counter-based noise they share with numpy.
+"""Compiled kernels of the particle step (docs/architecture.md#speed) and the counter-based noise they share with numpy.
 
 Layout: particles are stored component-major, ``thetaT (R, d, m)`` and ``u (R, m)``, so that every
 inner loop runs over a contiguous run of particles and vectorises.  The step is two passes over
@@ -262,7 +262,7 @@ def _contract(out, w, V, off, L):
 def _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, part, use_blas):
     """z, activation values and the block's partial sums (part[i] = sum_j u_j T_ji, part[n] = sum u).
 
-    ``use_blas``: z = Xs @ theta_block by BLAS on a contiguous copy (wins for large n d, DESIGN 6).
+    ``use_blas``: z = Xs @ theta_block by BLAS on a contiguous copy (wins for large n d, docs/architecture.md#speed).
     """
     n, d = Xs.shape
     th = thetaT[r]

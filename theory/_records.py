@@ -18,7 +18,7 @@ __all__ = ["Snapshot", "Trajectory"]
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Observables of the measure p_t at one time (R = replicas; MATH 1.5, 5).
+    """Observables of the measure p_t at one time (R = replicas; docs/model.md#residual-ode, 5).
 
     ``f, residual, b (R, n)``; ``loss, lam_min_H, lam_max_H, second_moment, w2_ou_upper_sq (R,)``;
     ``mean (R, k)``, ``cov (R, k, k)`` of w = (theta, u); ``b`` is None when h'' does not exist and

@@ -1,4 +1,4 @@
-"""Activations ``ht: R -> R`` and the constants G1..G5, G of Assumption 4.2 (MATH 3.1).
+"""Activations ``ht: R -> R`` and the constants G1..G5, G of Assumption 4.2 (docs/kernels.md#activation-constants).
 
 An :class:`Activation` carries ``h`` and its derivatives up to order four (the fourth is needed
 only to certify G5 for user-supplied functions), vectorised over numpy arrays, together with the
@@ -6,7 +6,7 @@ constants
 
     G1 = sup|h|,  G2 = sup|h'|,  G3 = sup|h''|,  G4 = sup|h' + z h''|,  G5 = sup|h'''|,  G = max_i G_i.
 
-Built-ins (tanh, sigmoid, erf) carry the closed forms of MATH 3.1; the scaled family
+Built-ins (tanh, sigmoid, erf) carry the closed forms of docs/kernels.md#activation-constants; the scaled family
 ``c * h(z / s)`` maps them by G1 -> c G1, G2 -> c G2/s, G3 -> c G3/s^2, G4 -> c G4/s,
 G5 -> c G5/s^3.  Any other activation (a positive combination, or a user function) gets a
 *certified upper bound* from :func:`certified_sup`: a grid maximum plus a Lipschitz allowance from
@@ -14,7 +14,7 @@ the certified bound of the next derivative, plus the values far out in the tails
 maximum would underestimate a sup and manufacture false violations.
 
 Non-admissible activations (relu, softplus, identity) exist for premise probes and for the
-Gaussian-closure oracle (MATH 1.6); they are flagged ``admissible=False`` and a derivative they do
+Gaussian-closure oracle (docs/model.md#gaussian-closure-oracle); they are flagged ``admissible=False`` and a derivative they do
 not have raises :class:`~theory.errors.MissingDerivativeError` instead of returning 0.
 """
 
@@ -55,7 +55,7 @@ Func = Callable[[np.ndarray], np.ndarray]
 class GConstants:
     """G1..G5 and G = max of Assumption 4.2, with how they were obtained.
 
-    ``method`` is ``"closed-form"`` (MATH 3.1 and its scaling rules) or ``"certified-bound"``
+    ``method`` is ``"closed-form"`` (docs/kernels.md#activation-constants and its scaling rules) or ``"certified-bound"``
     (:func:`certified_sup`; an upper bound, never below the true sup).
     """
 
@@ -163,7 +163,7 @@ class Activation:
     admissible : bool
         Whether Assumption 4.2 holds (h is C^3 with G1..G5 finite).
     odd : bool
-        Whether h(-z) = -h(z) (then x = 0 or antipodal inputs make Lambda = 0, MATH 2.4).
+        Whether h(-z) = -h(z) (then x = 0 or antipodal inputs make Lambda = 0, docs/kernels.md#degenerate-data).
     base, c, s : optional
         For the scaled built-in family ``c * base(z / s)``: the base name and the scales, so that
         compiled kernels can specialise.  ``base`` is None for other activations.
@@ -236,7 +236,7 @@ class Activation:
 
     @property
     def G1(self) -> float:
-        """sup|h|, the only constant Lemma 5.5 needs (MATH 3.1, E18)."""
+        """sup|h|, the only constant Lemma 5.5 needs (docs/kernels.md#activation-constants, E18)."""
         return self.constants.G1
 
     def value_at_zero(self) -> float:
@@ -281,7 +281,7 @@ def get_activation(name_or_activation, *, arg: str = "act") -> Activation:
 
 
 def scaled(act: Activation, c: float = 1.0, s: float = 1.0) -> Activation:
-    """The scaled member ``c * act(z / s)`` (MATH 3.1 scaling rules for the constants).
+    """The scaled member ``c * act(z / s)`` (docs/kernels.md#activation-constants scaling rules for the constants).
 
     k-th derivative: ``c s^{-k} act^{(k)}(z / s)``.
     """

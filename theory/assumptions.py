@@ -1,9 +1,9 @@
 """Assumptions 4.1-4.3 of the paper as functions that say whether they hold and by how much.
 
 * 4.1: ``|x_i| <= 1`` and ``|y_i| <= 1`` for all i;
-* 4.2: ``ht`` is C^3 with G1..G5 finite (MATH 3.1);
-* 4.3: ``Lambda = lambda_min(H(p0)) > 0`` (MATH 2), decided against the quadrature error with
-  three outcomes (MATH E14): a Lambda of order 1e-17 is not evidence of positivity.
+* 4.2: ``ht`` is C^3 with G1..G5 finite (docs/kernels.md#activation-constants);
+* 4.3: ``Lambda = lambda_min(H(p0)) > 0`` (docs/kernels.md), decided against the quadrature error with
+  three outcomes (docs/errata.md#e14): a Lambda of order 1e-17 is not evidence of positivity.
 
 Each returns an :class:`AssumptionReport`; none of them raises or warns on a failed premise
 (a premise-boundary case is a legitimate input).  :func:`warn_if_outside_4_1` is the variant that
@@ -97,7 +97,7 @@ def warn_if_outside_4_1(X, y=None) -> AssumptionReport:
 
 
 def assumption_4_2(act) -> AssumptionReport:
-    """Assumption 4.2: ``ht`` is C^3 with finite G1..G5 (MATH 3.1).
+    """Assumption 4.2: ``ht`` is C^3 with finite G1..G5 (docs/kernels.md#activation-constants).
 
     The assumption is qualitative, so ``margin`` is ``+inf`` when it holds and ``-inf`` when not.
     """
@@ -130,7 +130,7 @@ def lambda_tolerance(consts: KernelConstants) -> float:
 
 
 def _structural_reasons(X: np.ndarray, act: Activation) -> List[str]:
-    """Exact reasons for Lambda = 0 that can be read off the data (MATH 2.4)."""
+    """Exact reasons for Lambda = 0 that can be read off the data (docs/kernels.md#degenerate-data)."""
     reasons = []
     n = X.shape[0]
     norms = np.linalg.norm(X, axis=1)
@@ -151,8 +151,8 @@ def assumption_4_3(X, act, K: int = 80, *, constants: Optional[KernelConstants] 
     With ``tol`` from :func:`lambda_tolerance` (``n quad_error + 64 n eps ||H||_2``):
 
     * ``Lambda > tol``: "holds";
-    * ``|Lambda| <= tol``: "fails": Lambda is indistinguishable from 0 (MATH E14: values of order
-      1e-17 on the degenerate sets of MATH 2.4 are rounding, not positivity);
+    * ``|Lambda| <= tol``: "fails": Lambda is indistinguishable from 0 (docs/errata.md#e14: values of order
+      1e-17 on the degenerate sets of docs/kernels.md#degenerate-data are rounding, not positivity);
     * ``Lambda < -tol``: "inconclusive": H(p0) is PSD, so a clearly negative eigenvalue means the
       quadrature did not resolve H (raise K).
 

@@ -1,10 +1,10 @@
-"""The paper's constants and right-hand sides (MATH 3.2, 3.3, 4.2-4.9).
+"""The paper's constants and right-hand sides (docs/kernels.md#derived-constants, 3.3, 4.2-4.9).
 
 Every function validates its arguments, cites its equation, and never returns NaN: an overflow to
 infinity or NaN raises :class:`~theory.errors.DomainError`.  Time arguments ``t`` may be arrays
 (``t >= 0``); the result then has the shape of ``t``.
 
-Notation (DESIGN 8): ``G`` the constant of Assumption 4.2 (``G1`` where MATH E18 says so),
+Notation (docs/architecture.md#house-style): ``G`` the constant of Assumption 4.2 (``G1`` where docs/errata.md#e18 says so),
 ``d`` the input dimension (``k = d + 1`` parameters per neuron), ``lam`` the entropy weight
 lambda, ``lambda0 = sqrt(Lambda / n)``, ``P`` the unspecified polynomial of the radius R.
 """
@@ -73,7 +73,7 @@ def _check_t(t):
 
 @_guarded
 def A1(G: float, d: int) -> float:
-    """``A1 = 2G(d+1) + 4G sqrt(d+1)`` (MATH 3.2; bounds max_i |b_i(p)| of Lemma 5.2)."""
+    """``A1 = 2G(d+1) + 4G sqrt(d+1)`` (docs/kernels.md#derived-constants; bounds max_i |b_i(p)| of Lemma 5.2)."""
     G = check_positive("G", G)
     k = check_int("d", d) + 1
     return _finite("A1", 2.0 * G * k + 4.0 * G * math.sqrt(k))
@@ -81,7 +81,7 @@ def A1(G: float, d: int) -> float:
 
 @_guarded
 def A2(G: float, d: int) -> float:
-    """``A2 = 16 G sqrt(d+1) + 4G`` (MATH 3.2; enters Lemma 5.3)."""
+    """``A2 = 16 G sqrt(d+1) + 4G`` (docs/kernels.md#derived-constants; enters Lemma 5.3)."""
     G = check_positive("G", G)
     k = check_int("d", d) + 1
     return _finite("A2", 16.0 * G * math.sqrt(k) + 4.0 * G)
@@ -89,7 +89,7 @@ def A2(G: float, d: int) -> float:
 
 @_guarded
 def radius_R(P: float, d: int, lambda0: float) -> float:
-    """``R = min{sqrt(d+1), lambda0^2 / P}`` (MATH 3.3, Lemma 5.1, with the unspecified poly P)."""
+    """``R = min{sqrt(d+1), lambda0^2 / P}`` (docs/kernels.md#radius-and-alpha-threshold, Lemma 5.1, with the unspecified poly P)."""
     P = check_positive("P", P)
     k = check_int("d", d) + 1
     lambda0 = check_positive("lambda0", lambda0)
@@ -98,7 +98,7 @@ def radius_R(P: float, d: int, lambda0: float) -> float:
 
 @_guarded
 def P_min(lambda0: float, R_hat: float) -> float:
-    """``P_min = lambda0^2 / R_hat``: the least P consistent with a radius R_hat (MATH 3.3 item 2)."""
+    """``P_min = lambda0^2 / R_hat``: the least P consistent with a radius R_hat (docs/kernels.md#radius-and-alpha-threshold item 2)."""
     lambda0 = check_positive("lambda0", lambda0)
     R_hat = check_positive("R_hat", R_hat)
     return _finite("P_min", lambda0 ** 2 / R_hat)
@@ -116,7 +116,7 @@ def alpha_min_for_radius(R: float, G: float, d: int, lam: float, lambda0: float)
 
 @_guarded
 def alpha_min(P: float, G: float, d: int, lam: float, lambda0: float) -> float:
-    """``alpha_min(P) = 8 sqrt(A2^2 + lam A1^2) / (lambda0^2 R(P))``, condition (4.1) (MATH 3.3).
+    """``alpha_min(P) = 8 sqrt(A2^2 + lam A1^2) / (lambda0^2 R(P))``, condition (4.1) (docs/kernels.md#radius-and-alpha-threshold).
 
     At equality the Lemma 5.3 bound equals R^2/16 exactly (so ``2 sqrt(KL) <= R/2``).
     """
@@ -142,7 +142,7 @@ def _rate(alpha, lambda0) -> float:
 def lemma_5_2_rhs(t, alpha: float, lambda0: float, lam: float, G: float, d: int):
     """Lemma 5.2 as printed: ``sqrt(L(p_t)) <= exp(-alpha^2 lambda0^2 t) + A1 lam / (alpha lambda0^2)``.
 
-    MATH 4.2.  ``t`` is a scalar or an array of times >= 0.
+    docs/claims.md#lemma-52.  ``t`` is a scalar or an array of times >= 0.
     """
     t = _check_t(t)
     return _finite("lemma_5_2_rhs", np.exp(-_rate(alpha, lambda0) * t) + _bias(alpha, lambda0, lam, G, d))
@@ -150,7 +150,7 @@ def lemma_5_2_rhs(t, alpha: float, lambda0: float, lam: float, G: float, d: int)
 
 @_guarded
 def lemma_5_2_rhs_sharp(t, alpha: float, lambda0: float, lam: float, G: float, d: int, sqrt_L0: float):
-    """The stronger form of Lemma 5.2 that its proof gives (MATH 4.2, proof mechanism):
+    """The stronger form of Lemma 5.2 that its proof gives (docs/claims.md#lemma-52, proof mechanism):
 
     ``sqrt(L_t) <= e^{-alpha^2 lambda0^2 t} sqrt(L(p0)) + (1 - e^{-alpha^2 lambda0^2 t}) A1 lam/(alpha lambda0^2)``.
 
@@ -164,7 +164,7 @@ def lemma_5_2_rhs_sharp(t, alpha: float, lambda0: float, lam: float, G: float, d
 
 @_guarded
 def lemma_5_3_rhs(alpha: float, lambda0: float, lam: float, G: float, d: int) -> float:
-    """Lemma 5.3: ``KL(p_t || p0) <= 4 A2^2 / (alpha^2 lambda0^4) + 4 A1^2 lam / (alpha^2 lambda0^4)`` (MATH 4.3)."""
+    """Lemma 5.3: ``KL(p_t || p0) <= 4 A2^2 / (alpha^2 lambda0^4) + 4 A1^2 lam / (alpha^2 lambda0^4)`` (docs/claims.md#lemma-53)."""
     alpha = check_positive("alpha", alpha)
     lambda0 = check_positive("lambda0", lambda0)
     lam = check_nonnegative("lam", lam)
@@ -174,7 +174,7 @@ def lemma_5_3_rhs(alpha: float, lambda0: float, lam: float, G: float, d: int) ->
 
 @_guarded
 def theorem_4_4_loss_rhs(t, alpha: float, lambda0: float, lam: float, G: float, d: int):
-    """Theorem 4.4: ``L(p_t) <= 2 exp(-2 alpha^2 lambda0^2 t) + 2 A1^2 lam^2 / (alpha^2 lambda0^4)`` (MATH 4.5).
+    """Theorem 4.4: ``L(p_t) <= 2 exp(-2 alpha^2 lambda0^2 t) + 2 A1^2 lam^2 / (alpha^2 lambda0^4)`` (docs/claims.md#theorem-44).
 
     It is Lemma 5.2 squared with ``(a + b)^2 <= 2a^2 + 2b^2``.
     """
@@ -185,9 +185,9 @@ def theorem_4_4_loss_rhs(t, alpha: float, lambda0: float, lam: float, G: float, 
 
 @_guarded
 def lemma_5_5_rhs(G: float, alpha: float, M: float, n: int) -> float:
-    """Lemma 5.5: ``R_n(F_KL(M)) <= 2 G alpha sqrt(M / n)`` (MATH 4.7; premise M <= 1/2 not checked here).
+    """Lemma 5.5: ``R_n(F_KL(M)) <= 2 G alpha sqrt(M / n)`` (docs/claims.md#lemma-55; premise M <= 1/2 not checked here).
 
-    ``G`` bounds |h| (G1 suffices, MATH E18); ``M >= 0`` is the KL radius.
+    ``G`` bounds |h| (G1 suffices, docs/errata.md#e18); ``M >= 0`` is the KL radius.
     """
     G = check_positive("G", G)
     alpha = check_positive("alpha", alpha)
@@ -205,7 +205,7 @@ def _confidence_term(delta: float, n: int) -> float:
 
 @_guarded
 def lemma_5_6_rhs(sqrt_loss: float, rademacher: float, delta: float, n: int) -> float:
-    """Lemma 5.6: ``sqrt(E_S |f - y|^2) + 4 R_n + 6 sqrt(log(2/delta) / (2n))`` (MATH 4.8).
+    """Lemma 5.6: ``sqrt(E_S |f - y|^2) + 4 R_n + 6 sqrt(log(2/delta) / (2n))`` (docs/claims.md#lemma-56).
 
     ``sqrt_loss >= 0`` is the empirical root-mean-square error, ``rademacher >= 0`` the complexity.
     """
@@ -216,7 +216,7 @@ def lemma_5_6_rhs(sqrt_loss: float, rademacher: float, delta: float, n: int) -> 
 
 @_guarded
 def theorem_4_5_rhs(G: float, Dbar: float, n: int, delta: float) -> float:
-    """Theorem 4.5: ``(8G + 1) sqrt(Dbar / n) + 6 sqrt(log(2/delta) / (2n))`` (MATH 4.9).
+    """Theorem 4.5: ``(8G + 1) sqrt(Dbar / n) + 6 sqrt(log(2/delta) / (2n))`` (docs/claims.md#theorem-45).
 
     ``Dbar = chi^2(p_true || p0) >= 0``.
     """

@@ -1,4 +1,4 @@
-"""Datasets (X, y): validation and small constructors used by the claims (MATH 0, 2.4, 4.7).
+"""Datasets (X, y): validation and small constructors used by the claims (docs/evidence.md#tiers, 2.4, 4.7).
 
 ``X`` is an (n, d) array with rows x_i and ``y`` an (n,) array of labels.  Assumption 4.1
 (|x_i| <= 1, |y_i| <= 1) is *not* enforced here; :mod:`theory.assumptions` reports on it, so that
@@ -45,7 +45,7 @@ def unit_directions(angles, *, degrees: bool = True) -> np.ndarray:
     Parameters
     ----------
     angles : (n,) array
-        Angles, in degrees by default (MATH 3.4 uses 0, 45, 90, 135 degrees).
+        Angles, in degrees by default (docs/kernels.md#reference-numbers uses 0, 45, 90, 135 degrees).
     degrees : bool
         False to pass radians.
     """
@@ -58,7 +58,7 @@ def unit_directions(angles, *, degrees: bool = True) -> np.ndarray:
 def orthonormal_inputs(n: int, d: int, rng=None) -> np.ndarray:
     """n orthonormal rows in R^d (n <= d): ``e_1..e_n``, or a random orthonormal frame if ``rng``.
 
-    These satisfy Assumption 4.1 and give i.i.d. z_i = theta . x_i ~ N(0, 1) (MATH 4.7).
+    These satisfy Assumption 4.1 and give i.i.d. z_i = theta . x_i ~ N(0, 1) (docs/claims.md#lemma-55).
 
     Parameters
     ----------
@@ -82,7 +82,7 @@ def orthonormal_inputs(n: int, d: int, rng=None) -> np.ndarray:
 
 
 def sphere_inputs(n: int, d: int, rng, *, r_min: float = 1.0, r_max: float = 1.0) -> np.ndarray:
-    """n inputs with uniform directions on S^{d-1} and radii uniform in [r_min, r_max] (MATH 7).
+    """n inputs with uniform directions on S^{d-1} and radii uniform in [r_min, r_max] (docs/generation.md).
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
-"""KL, chi^2 and W2 divergences, mostly against p0 = N(0, I) (MATH 4.4, 4.9, 5).
+"""KL, chi^2 and W2 divergences, mostly against p0 = N(0, I) (docs/claims.md#lemma-54, 4.9, 5).
 
 * Gaussians, tier E: ``KL(N(m1,S1)||N(m2,S2))``, the Bures formula for ``W2``, and their forms
-  against p0 through the eigenvalues e_i of Sigma (MATH 4.4); ``chi^2(N(m,S)||p0)`` (MATH 4.9).
-* Certified bounds (MATH 5) for a measure p known only through its exact mean and covariance:
+  against p0 through the eigenvalues e_i of Sigma (docs/claims.md#lemma-54); ``chi^2(N(m,S)||p0)`` (docs/claims.md#theorem-45).
+* Certified bounds (docs/evidence.md#certified-and-estimated-quantities) for a measure p known only through its exact mean and covariance:
   ``KL(p||p0) >= KL(N_p||p0)`` (moment matching) and ``W2(p,p0) >= W2(N_p,p0)`` (Gelbrich).
 * 1-D measures with a positive density (:class:`Measure1D`), tier E: ``KL(p||N(0,1))`` and
   ``W2(p,N(0,1))`` by adaptive Gauss-Kronrod quadrature with its error estimate, either in x
@@ -41,7 +41,7 @@ __all__ = [
 #: beyond (mass ~ 1e-308 times polynomial growth) is far below any tolerance we use.
 Z_MAX = 37.5
 #: Quadrature tolerances: values are O(1e-3..1e2); 1e-12 relative leaves room under the 1e-11
-#: agreement MATH 4.4 reports between two independent quadratures.
+#: agreement docs/claims.md#lemma-54 reports between two independent quadratures.
 _QUAD_RTOL, _QUAD_ATOL = 1e-12, 1e-15
 #: Region cap of the adaptive rule (x 21 nodes); smooth integrands here need tens of regions.
 _QUAD_MAX_SUBDIVISIONS = 4000
@@ -72,7 +72,7 @@ class Measure1D:
         The increasing map ``T = F^{-1} o Phi`` (accurate in both tails).
     log_dtransport : callable, z -> log T'(z)
     mean, var : float
-        Exact first two moments (certified bounds of MATH 5 use them).
+        Exact first two moments (certified bounds of docs/evidence.md#certified-and-estimated-quantities use them).
     x_range : (float, float)
         ``(T(-Z_MAX), T(Z_MAX))``: outside it the mass is below 1e-300.
     breakpoints : tuple of float
@@ -291,7 +291,7 @@ def _z_points(p: Measure1D) -> list:
 
 
 def kl_1d(p: Measure1D, route: Optional[str] = None) -> Integral1D:
-    """``KL(p || N(0,1))`` by adaptive quadrature (MATH 4.4), with an error estimate.
+    """``KL(p || N(0,1))`` by adaptive quadrature (docs/claims.md#lemma-54), with an error estimate.
 
     Route "x": ``int p(x) [log p(x) - log phi(x)] dx`` over ``p.x_range``, split at the breakpoints.
     Route "z": ``E_Z[(T(Z)^2 - Z^2)/2 - log T'(Z)]`` over ``|z| <= Z_MAX``.
@@ -313,7 +313,7 @@ def kl_1d(p: Measure1D, route: Optional[str] = None) -> Integral1D:
 
 
 def w2_squared_1d(p: Measure1D, route: Optional[str] = None) -> Integral1D:
-    """``W2^2(p, N(0,1))`` by the quantile coupling (MATH 4.4), with an error estimate.
+    """``W2^2(p, N(0,1))`` by the quantile coupling (docs/claims.md#lemma-54), with an error estimate.
 
     Route "z": ``E_Z (T(Z) - Z)^2`` (``q = Phi(z)`` in ``int_0^1 (F^{-1}(q) - Phi^{-1}(q))^2 dq``,
     which removes the quantile singularities at 0 and 1).  Route "x": ``int p(x) (x - S(x))^2 dx``.
@@ -357,12 +357,12 @@ def _sum_results(results: Sequence[Integral1D]) -> Integral1D:
 
 
 def kl_product(measures: Sequence[Measure1D]) -> Integral1D:
-    """``KL(p_1 x ... x p_k || N(0, I_k)) = sum_i KL(p_i || N(0,1))`` (MATH 4.4); errors add."""
+    """``KL(p_1 x ... x p_k || N(0, I_k)) = sum_i KL(p_i || N(0,1))`` (docs/claims.md#lemma-54); errors add."""
     return _sum_results([kl_1d(p) for p in _check_product(measures)])
 
 
 def w2_squared_product(measures: Sequence[Measure1D]) -> Integral1D:
-    """``W2^2(p_1 x ... x p_k, N(0, I_k)) = sum_i W2^2(p_i, N(0,1))`` (MATH 4.4); errors add."""
+    """``W2^2(p_1 x ... x p_k, N(0, I_k)) = sum_i W2^2(p_i, N(0,1))`` (docs/claims.md#lemma-54); errors add."""
     return _sum_results([w2_squared_1d(p) for p in _check_product(measures)])
 
 
@@ -372,7 +372,7 @@ def w2_product(measures: Sequence[Measure1D]) -> Integral1D:
 
 
 def product_moments(measures: Sequence[Measure1D]) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact ``(mean (k,), cov (k, k) diagonal)`` of a product measure, for the bounds of MATH 5."""
+    """Exact ``(mean (k,), cov (k, k) diagonal)`` of a product measure, for the bounds of docs/evidence.md#certified-and-estimated-quantities."""
     ms = _check_product(measures)
     return np.array([p.mean for p in ms]), np.diag([p.var for p in ms])
 

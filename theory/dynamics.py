@@ -1,9 +1,9 @@
-"""Particle discretisation of the PDE (3.4): Algorithm 1 as an Euler-Maruyama / OU splitting scheme (MATH 1.3).
+"""Particle discretisation of the PDE (3.4): Algorithm 1 as an Euler-Maruyama / OU splitting scheme (docs/model.md#particle-sde-and-algorithm-1).
 
 One step of size ``dt`` (physical time) for every particle ``w_j = (theta_j, u_j)`` of every replica::
 
     r_i  = f_m(x_i) - y_i,                         f_m = (alpha/m) sum_j u_j ht(theta_j . x_i)
-    G(w) = -(2 alpha/n) sum_i r_i [u ht'(z_i) x_i ; ht(z_i)]       (loss part of g, MATH 1.2)
+    G(w) = -(2 alpha/n) sum_i r_i [u ht'(z_i) x_i ; ht(z_i)]       (loss part of g, docs/model.md#first-variation-and-the-pde)
     w   <- A w + D G(w) + S xi,                    xi ~ N(0, I_k) iid
 
 * ``scaling="pde"`` (default): ``D = dt``; the OU part ``dw = -lam w dt + sqrt(2 lam) dB`` is
@@ -15,7 +15,7 @@ One step of size ``dt`` (physical time) for every particle ``w_j = (theta_j, u_j
 * ``time="tau"``: ``dt`` is given in the rescaled time ``tau = alpha^2 lambda0^2 t``.
 
 A reference OU particle ``v`` starts at ``v_0 = w_0`` and is driven by the same ``xi`` with the exact
-OU step at rate lam, so ``v_t ~ p0`` exactly and ``W2(p_t, p0)^2 <= E|w_t - v_t|^2`` (MATH 5).
+OU step at rate lam, so ``v_t ~ p0`` exactly and ``W2(p_t, p0)^2 <= E|w_t - v_t|^2`` (docs/evidence.md#certified-and-estimated-quantities).
 
 The noise of step ``l`` is a counter-based stream keyed by (seed, l, replica, particle), identical
 in the numba and numpy backends and independent of block size and thread count; ``step(state,
@@ -115,7 +115,7 @@ class DynamicsConfig:
     replicas : int or None   independent replicas on a leading axis (None: one, axis kept).
     dtype : float64 | float32
     backend : "numba" | "numpy"   numba falls back to numpy for activations outside tanh/sigmoid/erf.
-    symmetric : bool         doubling initialisation (MATH 1.4).
+    symmetric : bool         doubling initialisation (docs/model.md#symmetric-initialisation).
     ou : "exact" | "euler"   integration of the OU part.
     couple_ou : bool         advance the reference OU (W2 upper bound).
     lambda0 : float or None  sqrt(Lambda/n) for ``time="tau"``; None: computed from (X, act).
@@ -206,7 +206,7 @@ class State:
 
 @dataclass(frozen=True)
 class StepLimits:
-    """Stability limits of the step in physical time (MATH 1.3), linearised Euler analysis.
+    """Stability limits of the step in physical time (docs/model.md#particle-sde-and-algorithm-1), linearised Euler analysis.
 
     ``kernel = n / (alpha^2 lambda_max(H))`` (residual contraction), ``particle = 2 / L`` with the
     per-particle Hessian bound ``L = (2 alpha/n) |r|_1 (max|u| G3 xmax^2 + G2 xmax)``, ``ou = 2/lam``
@@ -280,7 +280,7 @@ def _time_factor(config, X, act, lambda0=None) -> float:
 
 
 def stable_dt(config: DynamicsConfig, particles: Particles, X, y, act, c: float = 0.2) -> float:
-    """A recommended step ``c * limit`` in the unit of ``config.time`` (MATH 1.3 suggests c ~ 0.2)."""
+    """A recommended step ``c * limit`` in the unit of ``config.time`` (docs/model.md#particle-sde-and-algorithm-1 suggests c ~ 0.2)."""
     lim = step_limits(config, particles, X, y, act)
     return check_positive("c", c) * lim.limit * lim.to_time
 
@@ -302,7 +302,7 @@ def _numba_activation(act):
 
 
 class Dynamics:
-    """The particle scheme of MATH 1.3 on data (X, y) with activation ``act`` (see the module doc).
+    """The particle scheme of docs/model.md#particle-sde-and-algorithm-1 on data (X, y) with activation ``act`` (see the module doc).
 
     Parameters
     ----------

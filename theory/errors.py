@@ -1,4 +1,4 @@
-"""Exception and warning hierarchy of gntk-checks (DESIGN 7).
+"""Exception and warning hierarchy of gntk-checks (docs/architecture.md#reliability).
 
 Every public entry point validates its arguments and raises:
 
@@ -60,12 +60,12 @@ class ActivationError(GntkValueError):
 class MissingDerivativeError(GntkError, NotImplementedError):
     """A computation needs a derivative the activation does not have (h'' of relu).
 
-    Raised instead of silently using 0 (MATH 7, 'Activations outside Assumption 4.2').
+    Raised instead of silently using 0 (docs/generation.md, 'Activations outside Assumption 4.2').
     """
 
 
 class UnstableStepError(GntkValueError):
-    """The requested time step exceeds the stability limit of the particle scheme (MATH 1.3)."""
+    """The requested time step exceeds the stability limit of the particle scheme (docs/model.md#particle-sde-and-algorithm-1)."""
 
 
 class ConvergenceError(GntkError, ArithmeticError):

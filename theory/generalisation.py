@@ -1,6 +1,6 @@
-"""Theorem 4.5 and Lemma 5.6: realisable teachers, chi^2, 0-1 risk and the proof chain (MATH 4.8, 4.9).
+"""Theorem 4.5 and Lemma 5.6: realisable teachers, chi^2, 0-1 risk and the proof chain (docs/claims.md#lemma-56, 4.9).
 
-Pieces (errata as in MATH 6):
+Pieces (errata as in docs/errata.md):
 
 * the realisable teacher on a finite support: ``theta ~ N(0, I)``, ``u | theta ~ N(m(theta), 1)`` with
   ``m = c.h(theta)`` and ``c = H2(p0)^+ y``, so ``f_true(x_k) = E[u h_k] = (H2 c)_k = y_k`` when y lies in
@@ -11,7 +11,7 @@ Pieces (errata as in MATH 6):
 * the Gaussian closed form ``1 + chi^2(N(mu, Sigma) || N(0, I)) = det(Sigma (2I - Sigma))^{-1/2}
   exp(mu^T (2I - Sigma)^{-1} mu)`` (needs ``0 < Sigma < 2I``);
 * the 0-1 risk ``E_D 1{y f(x) <= 0}`` on a finite support (E4: the printed ``1{y' < 0}`` ignores y;
-  MATH 7 counts a zero output as an error);
+  docs/generation.md counts a zero output as an error);
 * the proof chain of Theorem 4.5: ``p_hat = (1 - 1/alpha) p0 + p_true/alpha`` (a density only for alpha >= 1,
   E12), ``L(p_hat) = 0`` (5.2), ``chi^2(p_hat || p0) = Dbar/alpha^2`` (5.3), ``L(p*) <= lam Dbar/alpha^2`` (5.4),
   ``KL(p*) <= Dbar/alpha^2`` (5.5), with Dbar where the paper prints D-hat (E5);
@@ -52,7 +52,7 @@ _LOG_MAX = 709.0
 # ------------------------------------------------------------------------------------------------
 
 def log1p_chi2_gaussian(mu, Sigma) -> float:
-    """``log(1 + chi^2(N(mu, Sigma) || N(0, I)))`` in closed form (MATH 4.9).
+    """``log(1 + chi^2(N(mu, Sigma) || N(0, I)))`` in closed form (docs/claims.md#theorem-45).
 
     ``= -(1/2) log det(Sigma (2I - Sigma)) + mu^T (2I - Sigma)^{-1} mu``; finite iff ``0 < Sigma < 2I``.
     mu : (k,), Sigma : (k, k) symmetric.
@@ -71,7 +71,7 @@ def log1p_chi2_gaussian(mu, Sigma) -> float:
 
 
 def chi2_gaussian(mu, Sigma) -> float:
-    """``chi^2(N(mu, Sigma) || N(0, I))`` (MATH 4.9); ``inf`` when ``exp`` overflows (see the log form)."""
+    """``chi^2(N(mu, Sigma) || N(0, I))`` (docs/claims.md#theorem-45); ``inf`` when ``exp`` overflows (see the log form)."""
     ell = log1p_chi2_gaussian(mu, Sigma)
     return math.expm1(ell) if ell <= _LOG_MAX else math.inf
 
@@ -105,7 +105,7 @@ def _log_E_exp_m2(c: np.ndarray, X: np.ndarray, act: Activation, K: Optional[int
 
 def chi2_u_gaussian_teacher(c, X, act: Activation, K: Optional[int] = None, *,
                             tolerance: float = CHI2_TOL) -> Chi2Result:
-    """chi^2 of ``theta ~ N(0,I), u | theta ~ N(c.h(theta), 1)`` against p0: ``E_N exp(m^2) - 1`` (MATH 4.9).
+    """chi^2 of ``theta ~ N(0,I), u | theta ~ N(c.h(theta), 1)`` against p0: ``E_N exp(m^2) - 1`` (docs/claims.md#theorem-45).
 
     c : (n,), X : (n, d).  Log-space on the z-rule of :func:`theory.gibbs.make_rule`; refined at 2K.
     """
@@ -127,7 +127,7 @@ def chi2_u_gaussian_teacher(c, X, act: Activation, K: Optional[int] = None, *,
 
 @dataclass(frozen=True, eq=False)
 class Teacher:
-    """Realisable teacher p_true on a finite support (MATH 4.9).
+    """Realisable teacher p_true on a finite support (docs/claims.md#theorem-45).
 
     ``c = H2^+ y`` (n,), ``H2`` (n, n) on the z-rule of K nodes, ``f_true = H2 c`` (n,),
     ``range_residual = max|H2 c - y|``, ``realisable`` (residual <= ``range_tol``), ``chi2`` (Dbar).
@@ -151,7 +151,7 @@ class Teacher:
 
 def realisable_teacher(X, y, act: Activation, K: Optional[int] = None, *, range_tol: float = 1e-8,
                        tolerance: float = CHI2_TOL) -> Teacher:
-    """The teacher ``u | theta ~ N(c.h(theta), 1)``, ``c = H2(p0)^+ y``, with its chi^2 (MATH 4.9).
+    """The teacher ``u | theta ~ N(c.h(theta), 1)``, ``c = H2(p0)^+ y``, with its chi^2 (docs/claims.md#theorem-45).
 
     X : (n, d) support, y : (n,) labels.  ``range_tol`` (relative to max(1, max|y|)) decides whether y
     lies in the range of H2; H2 singular (antipodal inputs with an odd h) is fine when it does.
@@ -324,7 +324,7 @@ def _distribution(prob, n: int) -> np.ndarray:
 
 
 def zero_one_risk(f, y, prob=None) -> float:
-    """``E_D 1{y f(x) <= 0}`` on a finite support (E4; a zero output counts as an error, MATH 7).
+    """``E_D 1{y f(x) <= 0}`` on a finite support (E4; a zero output counts as an error, docs/generation.md).
 
     f, y : (n,) outputs and labels at the support points; prob : (n,) law D (default uniform).
     """
@@ -376,7 +376,7 @@ def lemma56_rhs(sqrt_loss: float, complexity: float, n: float, delta: float) -> 
 
 @dataclass(frozen=True, eq=False)
 class Theorem45Chain:
-    """The auditable chain of Theorem 4.5 (MATH 4.9) for one sample (multiplicities over the support).
+    """The auditable chain of Theorem 4.5 (docs/claims.md#theorem-45) for one sample (multiplicities over the support).
 
     ``N`` sample size; ``M = Dbar/alpha^2``; ``L_phat`` (5.2), ``chi2_phat`` (u-GH) vs
     ``chi2_phat_identity = Dbar/alpha^2`` (5.3); ``L_star <= bound_54 = lam M`` (5.4),
@@ -431,7 +431,7 @@ def theorem45_chain(teacher: Teacher, alpha: float, lam: float, weights, *, delt
     except NonFiniteError:
         chi2_ph = None
     G, G1 = teacher.act.G, teacher.act.G1
-    # premise_alpha: the 1e-12 allowance lets the boundary case lam = alpha^2/N (MATH 4.9) count as
+    # premise_alpha: the 1e-12 allowance lets the boundary case lam = alpha^2/N (docs/claims.md#theorem-45) count as
     # satisfied despite the rounding of alpha^2/N * N
     return Theorem45Chain(
         alpha=alpha, lam=lam, N=N, Dbar=Dbar, M=M, L_phat=phat_loss(teacher, w), chi2_phat=chi2_ph,
@@ -449,7 +449,7 @@ def theorem45_chain(teacher: Teacher, alpha: float, lam: float, weights, *, delt
 
 @dataclass(frozen=True)
 class Lemma56Counterexample:
-    """LHS and the pieces of the RHS of Lemma 5.6 for the construction of MATH 4.8.
+    """LHS and the pieces of the RHS of Lemma 5.6 for the construction of docs/claims.md#lemma-56.
 
     ``mu_u = -2 y / alpha`` makes ``f == alpha mu_u / 2 = -y`` for every x (sigmoid symmetry), so
     ``lhs = 1`` (``y f = -y^2 < 0``), ``sqrt_loss = 2|y|``, ``M = KL = mu_u^2/2 = 2 y^2/alpha^2``.
@@ -471,7 +471,7 @@ class Lemma56Counterexample:
 
 def lemma56_counterexample(alpha: float, y_value: float, n: int, delta: float,
                            complexity: float) -> Lemma56Counterexample:
-    """Lemma 5.6 with constant labels ``y_value`` (0 < |y| <= 1) and ``p = N((0_d, mu_u), I)`` (MATH 4.8).
+    """Lemma 5.6 with constant labels ``y_value`` (0 < |y| <= 1) and ``p = N((0_d, mu_u), I)`` (docs/claims.md#lemma-56).
 
     ``complexity`` is the value used for R_n(F_KL(M)) (an exact DV value, or the Lemma 5.5 bound).
     The construction does not depend on d or on the inputs.

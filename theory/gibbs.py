@@ -1,4 +1,4 @@
-"""The exact minimiser p* of the energy Q(p) = L(p) + lam KL(p || p0) (3.5) through its concave dual (MATH 4.6).
+"""The exact minimiser p* of the energy Q(p) = L(p) + lam KL(p || p0) (3.5) through its concave dual (docs/claims.md#gibbs-minimiser).
 
 Derivation (weighted form; the paper's case is ``omega_k = 1/n``)
 -----------------------------------------------------------------
@@ -22,7 +22,7 @@ finite support of n points is a multiplicity vector w (``sum_k w_k = N``) and ``
    where ``pi ∝ N(theta; 0, I) exp(s^2/2)`` is the theta-marginal of p_a and ``u | theta ~ N(-s, 1)``.
    D is strictly concave; its maximiser satisfies ``a* = 2 omega r*`` (the fixed point ``r = F(r) - y``)
    and strong duality ``Q(p*) = D(a*)`` holds, since ``Q(p_a) - D(a) = sum_k omega_k (r_k - a_k/(2 omega_k))^2``.
-   With ``omega = 1/n`` this is MATH 4.6 verbatim (``a* = 2 r*/n``).
+   With ``omega = 1/n`` this is docs/claims.md#gibbs-minimiser verbatim (``a* = 2 r*/n``).
 
 Points with ``omega_k = 0`` carry ``a_k = 0``: they take no part in the dual, yet ``f(p*)`` is reported at
 every support point.  The cost depends on the n support points only, never on N.
@@ -156,7 +156,7 @@ class _Problem:
         return float(-a_act @ self.y[self.active] - np.sum(a_act ** 2 / (4.0 * om)) - self.lam * logZ)
 
     def derivatives(self, a_act: np.ndarray):
-        """D(a), grad D, Hess D (MATH 4.6, weighted) on the active coordinates."""
+        """D(a), grad D, Hess D (docs/claims.md#gibbs-minimiser, weighted) on the active coordinates."""
         t, s, logZ, pi = self.tilt(a_act)
         hA, om = self.h[:, self.active], self.omega[self.active]
         c = self.alpha ** 2 / self.lam
@@ -220,7 +220,7 @@ def _newton(prob: _Problem, a0: np.ndarray):
 
 @dataclass(frozen=True, eq=False)
 class GibbsSolution:
-    """p* of (3.5) on the finest rule solved, with its estimated quadrature error (MATH 4.6).  Arrays have length n.
+    """p* of (3.5) on the finest rule solved, with its estimated quadrature error (docs/claims.md#gibbs-minimiser).  Arrays have length n.
 
     ``a`` (dual optimum, 0 where omega = 0), ``r = f - y``, ``f = f(p*, x_k)``; ``L``, ``KL``, ``Q`` and
     ``dual = D(a*)``; ``gap = Q - D`` (>= 0, rounding-small); ``fixed_point_error = max|F(r) - y - r|``
@@ -228,7 +228,7 @@ class GibbsSolution:
     quantity, whose rounding floor grows with the conditioning of Hess D); ``rounding``: eps times the
     magnitudes summed in Q and D (the gap is ``sum omega (r - a/(2 omega))^2`` up to a few hundred of it);
     ``H1``, ``H2``, ``H`` (n, n) and ``b`` (n,) of p*; ``stationarity = 2 alpha^2 H (omega r) + lam alpha b``
-    (MATH 1.5; ``(2 alpha^2/n) H r + lam alpha b`` for omega = 1/n); ``b`` and ``stationarity`` are None
+    (docs/model.md#residual-ode; ``(2 alpha^2/n) H r + lam alpha b`` for omega = 1/n); ``b`` and ``stationarity`` are None
     when the activation has no h''.  ``max_abs_s`` over the nodes; ``K`` (nodes per dimension of the
     rule the values come from: 2K of the request when refined), ``rank``, ``exact_tier``;
     ``refine_error_f``: estimated ``max|f - f_exact|`` of the returned f and ``refine_error_KL`` the
@@ -284,7 +284,7 @@ class GibbsSolution:
 
 
 def _outputs(prob: _Problem, a_act: np.ndarray) -> dict:
-    """Primal quantities of p_a in closed form (MATH 4.6) from the tilt at a."""
+    """Primal quantities of p_a in closed form (docs/claims.md#gibbs-minimiser) from the tilt at a."""
     t, s, logZ, pi = prob.tilt(a_act)
     alpha, lam, om, A = prob.alpha, prob.lam, prob.omega, prob.active
     f = -alpha * (pi * s) @ prob.h
@@ -311,7 +311,7 @@ def _outputs(prob: _Problem, a_act: np.ndarray) -> dict:
 
 
 def _grams(prob: _Problem, s, pi, r) -> dict:
-    """H1, H2, H, b of p* and the stationarity residual of MATH 1.5 (b needs h'')."""
+    """H1, H2, H, b of p* and the stationarity residual of docs/model.md#residual-ode (b needs h'')."""
     X, z = prob.X, prob.rule.z
     G = X @ X.T
     order = 2 if prob.act.max_order >= 2 else 1
@@ -339,7 +339,7 @@ def _solve_on_rule(X, y, act, alpha, lam, omega, rule, a0=None):
 def solve_gibbs(X, y, act: Activation, alpha: float, lam: float, K: Optional[int] = None, weights=None, *,
                 refine: bool = True, tolerance: float = REFINE_TOL, warn: bool = True,
                 qmc_points: int = 2 ** 14, seed: int = 0) -> GibbsSolution:
-    """The minimiser p* of ``Q = L + lam KL(.||p0)`` (3.5) via Newton on the concave dual (MATH 4.6).
+    """The minimiser p* of ``Q = L + lam KL(.||p0)`` (3.5) via Newton on the concave dual (docs/claims.md#gibbs-minimiser).
 
     Parameters
     ----------
@@ -440,7 +440,7 @@ def _rule_for(X, K, rule) -> GaussianRule:
 
 def dual_value(a, X, y, act: Activation, alpha: float, lam: float, K: Optional[int] = None, weights=None, *,
                rule: Optional[GaussianRule] = None) -> float:
-    """``D(a) = -a.y - sum_k a_k^2/(4 omega_k) - lam log E_N exp(s^2/2)``, ``s = (alpha/lam) a.h`` (MATH 4.6).
+    """``D(a) = -a.y - sum_k a_k^2/(4 omega_k) - lam log E_N exp(s^2/2)``, ``s = (alpha/lam) a.h`` (docs/claims.md#gibbs-minimiser).
 
     Weak duality: ``Q(p) >= D(a)`` for every p and every a (n,).  Returns ``-inf`` when ``a_k != 0`` at
     a point of zero weight (the conjugate of ``0 * t^2`` is infinite there).
@@ -456,7 +456,7 @@ def dual_value(a, X, y, act: Activation, alpha: float, lam: float, K: Optional[i
 
 def fixed_point_map(r, X, act: Activation, alpha: float, lam: float, K: Optional[int] = None, weights=None, *,
                     rule: Optional[GaussianRule] = None) -> np.ndarray:
-    """``F(r)_i = -alpha E_N[e^{s^2/2} s h_i] / E_N[e^{s^2/2}]`` with ``s = (2 alpha/lam) sum_k omega_k r_k h_k`` (MATH 4.6).
+    """``F(r)_i = -alpha E_N[e^{s^2/2} s h_i] / E_N[e^{s^2/2}]`` with ``s = (2 alpha/lam) sum_k omega_k r_k h_k`` (docs/claims.md#gibbs-minimiser).
 
     p* solves ``r = F(r) - y``; returns F at all n points, shape (n,).
     """
@@ -491,7 +491,7 @@ def _on_nodes(name: str, value: ArrayOrFn, z: np.ndarray) -> np.ndarray:
 def energy_u_gaussian_family(psi: ArrayOrFn, m: ArrayOrFn, v: ArrayOrFn, X, y, act: Activation, alpha: float,
                              lam: float, *, rule: Optional[GaussianRule] = None, K: Optional[int] = None,
                              weights=None) -> UGaussianEnergy:
-    """Energy of ``theta ~ pi_psi ∝ N e^psi``, ``u | theta ~ N(m, v)`` on a rule (MATH 4.6, general family).
+    """Energy of ``theta ~ pi_psi ∝ N e^psi``, ``u | theta ~ N(m, v)`` on a rule (docs/claims.md#gibbs-minimiser, general family).
 
     ``KL = E_pi[psi] - log E_N[e^psi] + E_pi[(m^2 + v - 1 - log v)/2]``, ``f_i = alpha E_pi[m h_i]``,
     ``L = sum_k omega_k (f_k - y_k)^2``, ``Q = L + lam KL``.  ``psi``, ``m``, ``v`` are arrays (N,) on
@@ -517,7 +517,7 @@ def energy_u_gaussian_family(psi: ArrayOrFn, m: ArrayOrFn, v: ArrayOrFn, X, y, a
 
 @dataclass(frozen=True, eq=False)
 class GibbsLinearisation:
-    """Large-alpha linearisation of p* (MATH 4.6): r, f (n,), KL, and the limit ``y^T H2^{-1} y / (2 alpha^2)``."""
+    """Large-alpha linearisation of p* (docs/claims.md#gibbs-minimiser): r, f (n,), KL, and the limit ``y^T H2^{-1} y / (2 alpha^2)``."""
 
     r: np.ndarray
     f: np.ndarray
@@ -528,7 +528,7 @@ class GibbsLinearisation:
 
 def linearised_gibbs(X, y, act: Activation, alpha: float, lam: float, weights=None, *, K: int = 80,
                      H2=None) -> GibbsLinearisation:
-    """``r* ~ -(I + (2 alpha^2/(lam n)) H2(p0))^{-1} y`` and ``KL* ~ (1/2)(2 alpha/(lam n))^2 r^T H2 r`` (MATH 4.6).
+    """``r* ~ -(I + (2 alpha^2/(lam n)) H2(p0))^{-1} y`` and ``KL* ~ (1/2)(2 alpha/(lam n))^2 r^T H2 r`` (docs/claims.md#gibbs-minimiser).
 
     Weighted form (a = 2 omega r on the active set A): ``(diag(1/(2 omega_A)) + (alpha^2/lam) H2_AA) a_A = -y_A``,
     ``f = -(alpha^2/lam) H2[:, A] a_A``, ``KL = (alpha^2/(2 lam^2)) a^T H2 a`` and, as alpha -> inf,

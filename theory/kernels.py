@@ -1,18 +1,18 @@
-"""Gram matrices H1, H2, H of (3.6), Lambda = lambda_min(H(p0)) and lambda0 (MATH 2, 3.2).
+"""Gram matrices H1, H2, H of (3.6), Lambda = lambda_min(H(p0)) and lambda0 (docs/kernels.md, 3.2).
 
-Definitions (MATH 2)::
+Definitions (docs/kernels.md)::
 
     H1(p)_ij = (x_i . x_j) E_p[u^2 ht'(z_i) ht'(z_j)],   H2(p)_ij = E_p[ht(z_i) ht(z_j)],
     H = H1 + H2,   z_i = theta . x_i,   Lambda = lambda_min(H(p0)),   lambda0 = sqrt(Lambda / n).
 
 Three routes, which the tests cross-check against each other:
 
-* :func:`gram_particles`: a weighted particle (or quadrature) measure, MATH 2.1 (tier S for samples);
+* :func:`gram_particles`: a weighted particle (or quadrature) measure, docs/kernels.md#gram-from-particles (tier S for samples);
 * :func:`gram_p0`: exactly at p0, by default through the Hermite (Mehler) series of
   :mod:`theory._mehler` (O(n K + n^2 L)), with the 2-D Gaussian pair reduction and a tensor
   Gauss-Hermite rule (docs/claims.md#lemma-55) for the pairs where the series does not converge;
   both report an estimate of the error of the values they return (tier E);
-* :func:`gram_p0_erf`: the closed form of Williams (1997) for ``c * erf(z / s)``, MATH 2.3.
+* :func:`gram_p0_erf`: the closed form of Williams (1997) for ``c * erf(z / s)``, docs/kernels.md#erf-closed-form.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class GramMatrices:
 
 @dataclass(frozen=True)
 class GramP0:
-    """H1, H2 of (3.6) exactly at p0 (MATH 2.2 / 2.3).
+    """H1, H2 of (3.6) exactly at p0 (docs/kernels.md#exact-gram-at-p0 / 2.3).
 
     Attributes
     ----------
@@ -163,7 +163,7 @@ def _value_and_slope(act: Activation, z: np.ndarray):
 
 
 # ----------------------------------------------------------------------------------------------
-# particles (MATH 2.1)
+# particles (docs/kernels.md#gram-from-particles)
 # ----------------------------------------------------------------------------------------------
 
 def _check_particles(theta, u, X, weights):
@@ -185,7 +185,7 @@ def _check_particles(theta, u, X, weights):
 
 
 def gram_particles(theta, u, X, act, weights=None) -> GramMatrices:
-    """H1, H2 of (3.6) for the weighted particle measure ``sum_j pi_j delta_{(theta_j, u_j)}`` (MATH 2.1).
+    """H1, H2 of (3.6) for the weighted particle measure ``sum_j pi_j delta_{(theta_j, u_j)}`` (docs/kernels.md#gram-from-particles).
 
     ``H2 = Phi^T diag(pi) Phi`` and ``H1 = (X X^T) o (Phi'^T diag(pi u^2) Phi')`` with
     ``Phi_ji = ht(theta_j . x_i)`` and ``Phi'_ji = ht'(theta_j . x_i)``.  Cost O(m n^2); memory
@@ -233,7 +233,7 @@ def gram_particles(theta, u, X, act, weights=None) -> GramMatrices:
 
 
 # ----------------------------------------------------------------------------------------------
-# exactly at p0 (MATH 2.2)
+# exactly at p0 (docs/kernels.md#exact-gram-at-p0)
 # ----------------------------------------------------------------------------------------------
 
 def _pair_geometry(X: np.ndarray, I: np.ndarray, J: np.ndarray):
@@ -243,7 +243,7 @@ def _pair_geometry(X: np.ndarray, I: np.ndarray, J: np.ndarray):
     equals ``b - c^2/a`` but is computed from the residual vector: for x_j = +-x_i it is exactly 0
     (b - c^2/a would leave rounding noise of order eps*b under a square root, i.e. 1e-8), and for
     x_j = -x_i the coefficient is exactly -1, so odd activations give rows that are exact negatives
-    (MATH 2.4).  If a = 0 the coefficient is 0 and sd^2 = b, the a = 0 rule of MATH 2.2.
+    (docs/kernels.md#degenerate-data).  If a = 0 the coefficient is 0 and sd^2 = b, the a = 0 rule of docs/kernels.md#exact-gram-at-p0.
     """
     xi, xj = X[I], X[J]
     a = np.einsum("pk,pk->p", xi, xi)
@@ -421,7 +421,7 @@ def gram_p0(X, act, K: int = 80, method: str = "auto") -> GramP0:
 
 
 def gram_p0_erf(X, c: float = 1.0, s: float = 1.0) -> GramP0:
-    """Closed-form H1(p0), H2(p0) for ``ht(z) = c erf(z / s)`` (Williams 1997; MATH 2.3).
+    """Closed-form H1(p0), H2(p0) for ``ht(z) = c erf(z / s)`` (Williams 1997; docs/kernels.md#erf-closed-form).
 
     With ``a = |x_i|^2/s^2``, ``b = |x_j|^2/s^2``, ``q = x_i.x_j/s^2`` (since z/s = theta . (x/s)):
 
@@ -456,7 +456,7 @@ def gram_p0_erf(X, c: float = 1.0, s: float = 1.0) -> GramP0:
 
 
 # ----------------------------------------------------------------------------------------------
-# Lambda and lambda0 (Assumption 4.3, MATH 3.2)
+# Lambda and lambda0 (Assumption 4.3, docs/kernels.md#derived-constants)
 # ----------------------------------------------------------------------------------------------
 
 def lambda_min(H) -> float:
@@ -473,7 +473,7 @@ def Lambda(X, act, K: int = 80) -> float:
 
 
 def lambda0(X, act, K: int = 80) -> float:
-    """lambda0 = sqrt(Lambda / n) (MATH 3.2); 0.0 when Lambda <= 0 (Assumption 4.3 fails)."""
+    """lambda0 = sqrt(Lambda / n) (docs/kernels.md#derived-constants); 0.0 when Lambda <= 0 (Assumption 4.3 fails)."""
     X = check_matrix("X", X)
     return float(np.sqrt(max(Lambda(X, act, K), 0.0) / X.shape[0]))
 

@@ -1,11 +1,11 @@
-"""Two-layer network on a (weighted) particle measure: f(p, x) (3.1)/(3.2), p0 samples, b(p) (MATH 1).
+"""Two-layer network on a (weighted) particle measure: f(p, x) (3.1)/(3.2), p0 samples, b(p) (docs/model.md).
 
 A measure is a set of particles ``w_j = (theta_j, u_j)`` with weights ``pi_j`` (1/m for samples,
 quadrature weights otherwise); every function here is a weighted sum over particles, vectorised over
 leading replica axes::
 
     f(p, x_i) = alpha * sum_j pi_j u_j ht(theta_j . x_i)                                  (3.1), (3.2)
-    b_i(p)    = sum_j pi_j u_j [ht(z_ji) + z_ji ht'(z_ji) - |x_i|^2 ht''(z_ji)]            (MATH 1.5)
+    b_i(p)    = sum_j pi_j u_j [ht(z_ji) + z_ji ht'(z_ji) - |x_i|^2 ht''(z_ji)]            (docs/model.md#residual-ode)
 
 Shapes: ``theta (..., m, d)``, ``u (..., m)``, ``weights (..., m)``, ``X (n, d)``; outputs carry
 the leading axes ``...``.
@@ -27,7 +27,7 @@ __all__ = ["Particles", "sample_p0", "output", "residual_drift_b", "second_momen
 
 @dataclass(frozen=True)
 class Particles:
-    """A weighted particle measure ``p = sum_j pi_j delta_{(theta_j, u_j)}`` on R^{d+1} (MATH 0, 2.1).
+    """A weighted particle measure ``p = sum_j pi_j delta_{(theta_j, u_j)}`` on R^{d+1} (docs/evidence.md#tiers, 2.1).
 
     Attributes
     ----------
@@ -93,7 +93,7 @@ def _check_weights(weights, shape) -> np.ndarray:
 
 
 def sample_p0(m, d, rng, replicas=None, symmetric: bool = True) -> Particles:
-    """m particles from p0 = N(0, I_{d+1}), optionally with the doubling of MATH 1.4.
+    """m particles from p0 = N(0, I_{d+1}), optionally with the doubling of docs/model.md#symmetric-initialisation.
 
     With ``symmetric=True`` (m even) m/2 base pairs ``(theta_j, u_j) ~ p0`` are drawn and each is
     followed by its mirror ``(theta_j, -u_j)``: particles ``2j`` and ``2j + 1`` form a pair, so that
@@ -169,7 +169,7 @@ def output(particles: Particles, X, act, alpha) -> np.ndarray:
     Returns
     -------
     (..., n) array
-        The outputs at the n inputs (MATH 2.1: ``f = alpha Phi^T (pi o u)``).
+        The outputs at the n inputs (docs/kernels.md#gram-from-particles: ``f = alpha Phi^T (pi o u)``).
     """
     X, act = _check_inputs(particles, X, act)
     alpha = check_positive("alpha", alpha)
@@ -178,7 +178,7 @@ def output(particles: Particles, X, act, alpha) -> np.ndarray:
 
 
 def residual_drift_b(particles: Particles, X, act) -> np.ndarray:
-    """b_i(p) = E_p[u (ht(z_i) + z_i ht'(z_i) - |x_i|^2 ht''(z_i))] of the residual ODE (MATH 1.5).
+    """b_i(p) = E_p[u (ht(z_i) + z_i ht'(z_i) - |x_i|^2 ht''(z_i))] of the residual ODE (docs/model.md#residual-ode).
 
     It is the weight-decay part of ``d f_i / dt = -(2 alpha^2/n)(H r)_i - lam alpha b_i``; b(p0) = 0.
     Needs ht'', so relu raises :class:`~theory.errors.MissingDerivativeError`.
@@ -208,7 +208,7 @@ def second_moment(particles: Particles) -> np.ndarray:
 def mean_cov(particles: Particles):
     """Mean (..., k) and covariance (..., k, k) of w = (theta, u) under p (u last; plug-in, not unbiased).
 
-    These are the moments behind the Gaussian KL lower bound and the Gelbrich W2 lower bound (MATH 5).
+    These are the moments behind the Gaussian KL lower bound and the Gelbrich W2 lower bound (docs/evidence.md#certified-and-estimated-quantities).
     """
     if not isinstance(particles, Particles):
         raise TypeError(f"particles must be a Particles instance, got {type(particles).__name__}")

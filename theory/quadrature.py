@@ -1,4 +1,4 @@
-"""Gaussian quadrature over p0 and the low-rank reduction z = X theta (MATH 2.2, 4.6, 4.7).
+"""Gaussian quadrature over p0 and the low-rank reduction z = X theta (docs/kernels.md#exact-gram-at-p0, 4.6, 4.7).
 
 Every expectation over ``theta ~ N(0, I_d)`` that enters this project depends on theta only through
 ``z = X theta ~ N(0, X X^T)``, whose rank r is at most min(n, d).  A tensor Gauss-Hermite rule in r
@@ -7,7 +7,7 @@ spectrally for smooth integrands.  Cost grows as K^r, so rules are built for r <
 randomised QMC (scrambled Sobol) is the fallback and is labelled as an estimate.
 
 Refinement: :func:`refine` evaluates a functional at K and 2K nodes per dimension and returns both
-values and their difference, the measured quadrature error that DESIGN 3 feeds into tolerances.
+values and their difference, the measured quadrature error that docs/verdicts.md feeds into tolerances.
 That difference is the error of the K value; :func:`refinement_error` estimates the error of the
 finest of three levels K/2, K, 2K, which is what a caller returning the 2K value must report.
 """
@@ -158,7 +158,7 @@ class Refined:
 
     @property
     def error(self) -> float:
-        """max |value(2K) - value(K)|: the measured refinement error (DESIGN 3)."""
+        """max |value(2K) - value(K)|: the measured refinement error (docs/verdicts.md)."""
         return float(np.max(np.abs(np.asarray(self.value) - np.asarray(self.coarse))))
 
 

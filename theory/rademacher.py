@@ -1,4 +1,4 @@
-"""Exact empirical Rademacher complexity of the KL ball of Lemma 5.5 (MATH 4.7).
+"""Exact empirical Rademacher complexity of the KL ball of Lemma 5.5 (docs/claims.md#lemma-55).
 
 ``R_hat_S(F_KL(M)) = E_sigma sup_{KL(p||p0) <= M} (1/n) sum_i sigma_i f(p, x_i)`` with
 ``f(p, x) = alpha E_p[u ht(theta . x)]``.  For a fixed sign vector sigma put
@@ -17,16 +17,16 @@ Three routes to the theta-expectation, each with a measured refinement error:
 
 * direct: ``z = X theta ~ N(0, X X^T)`` by tensor Gauss-Hermite in rank(X) <= 3 dimensions
   (K vs 2K nodes per dimension), scrambled Sobol QMC otherwise (an estimate);
-* Hubbard-Stratonovich, orthonormal inputs and odd ht (MATH 4.7): the value is the same for
+* Hubbard-Stratonovich, orthonormal inputs and odd ht (docs/claims.md#lemma-55): the value is the same for
   every sigma and ``log_mgf(beta) = log E_zeta[m(beta alpha zeta / n)^n]``, ``m(t) = E e^{t ht(Z)}``;
 * sign limit ``ht = sign``: a finite sum over the number k of negative signs.
 
 All sums run in log space (``exp(beta^2 S^2/2)`` overflows at large M).  The name ``log_mgf``
-keeps ``Lambda`` free for lambda_min(H(p0)) (DESIGN 8).
+keeps ``Lambda`` free for lambda_min(H(p0)) (docs/architecture.md#house-style).
 
 The bounds: printed ``2 G alpha sqrt(M/n)`` (valid for M <= M_c = 1.3454, not only M <= 1/2), and
 the corrected all-M bound ``alpha G min{psi(M)/sqrt(n), sqrt(2M)}``,
-``psi(M) = inf_{0<t<1} (M - log(1 - t^2)/2)/t`` (MATH 4.7, reconstructed Meir-Zhang proof).
+``psi(M) = inf_{0<t<1} (M - log(1 - t^2)/2)/t`` (docs/claims.md#lemma-55, reconstructed Meir-Zhang proof).
 """
 
 from __future__ import annotations
@@ -72,13 +72,13 @@ DEFAULT_K = {0: 1, 1: 64, 2: 32, 3: 16}
 _ROOT_FTOL = 1e-13
 _ROOT_XTOL = 1e-14
 _ROOT_MAXITER = 200
-#: Columns with E_{p0} S^2 below this are S = 0 p0-a.s.: the sup is exactly 0 (MATH 4.7).
+#: Columns with E_{p0} S^2 below this are S = 0 p0-a.s.: the sup is exactly 0 (docs/claims.md#lemma-55).
 _ZERO_S2 = 1e-300
 
 
 @dataclass(frozen=True)
 class SupResult:
-    """``sup_{KL(p||p0) <= M} E_p[u S_sigma(theta)]`` for one sign vector (MATH 4.7).
+    """``sup_{KL(p||p0) <= M} E_p[u S_sigma(theta)]`` for one sign vector (docs/claims.md#lemma-55).
 
     value : the sup; beta : beta* (0 when S = 0); kl : KL(p_beta*||p0) (= M up to the root
     tolerance); quad_error : |value(2K) - value(K)|; converged : quad_error <= quad_tol;
@@ -95,7 +95,7 @@ class SupResult:
 
 @dataclass(frozen=True)
 class RademacherResult:
-    """``R_hat_S(F_KL(M))`` (MATH 4.7).
+    """``R_hat_S(F_KL(M))`` (docs/claims.md#lemma-55).
 
     value : the complexity; stderr : Monte-Carlo standard error over sigma (0 when enumerated or
     reduced exactly); quad_error : refinement error (mean over sigma of |v(2K) - v(K)|, which bounds
@@ -161,7 +161,7 @@ class _DiscreteTilt:
 
 
 class _HSTilt:
-    """Hubbard-Stratonovich tilt for orthonormal inputs and odd ht (MATH 4.7).
+    """Hubbard-Stratonovich tilt for orthonormal inputs and odd ht (docs/claims.md#lemma-55).
 
     log_mgf(beta) = log E_zeta exp F(zeta), F = n log m(b zeta), b = beta alpha / n, with
     m(t) = E cosh(t h(Z)) (h odd), m'/m = E_q[h tanh(t h)] =: r and (m'/m)' = E_q h^2 - r^2 under
@@ -390,7 +390,7 @@ class _Refined:
 def _refined_sups(X, sigmas, act, alpha, M, K, quad_rtol, seed) -> _Refined:
     """Values on the 2K rule with |v(2K) - v(K)|; columns failing the tolerance are re-solved with
     the rule doubled again (K -> 2K -> 4K ...) up to the cap: strong tilts (large M, narrow interior
-    maxima of S^2) need more nodes than the bulk of sign vectors (MATH 7, validity of quadrature).
+    maxima of S^2) need more nodes than the bulk of sign vectors (docs/generation.md, validity of quadrature).
     """
     r = _rank(X)
     qmc = r > MAX_TENSOR_RANK
@@ -418,7 +418,7 @@ def _check_K(K, X):
 
 
 def log_mgf(X, sigma, act, alpha, beta, *, K: Optional[int] = None) -> float:
-    """``log_mgf(beta) = log E_theta exp(beta^2 S_sigma(theta)^2 / 2)`` (MATH 4.7) on one rule.
+    """``log_mgf(beta) = log E_theta exp(beta^2 S_sigma(theta)^2 / 2)`` (docs/claims.md#lemma-55) on one rule.
 
     X : (n, d) inputs; sigma : (n,) signs; ``S = (alpha/n) sum_i sigma_i ht(theta . x_i)``.
     K : nodes per dimension (default twice DEFAULT_K for the rank, i.e. the fine rule).
@@ -438,7 +438,7 @@ def log_mgf(X, sigma, act, alpha, beta, *, K: Optional[int] = None) -> float:
 
 def kl_ball_sup(X, sigma, act, alpha, M, *, K: Optional[int] = None, quad_rtol: float = QUAD_RTOL,
                 seed: int = 0) -> SupResult:
-    """``sup_{KL(p||p0) <= M} (1/n) sum_i sigma_i f(p, x_i)`` by DV duality (MATH 4.7).
+    """``sup_{KL(p||p0) <= M} (1/n) sum_i sigma_i f(p, x_i)`` by DV duality (docs/claims.md#lemma-55).
 
     X : (n, d); sigma : (n,) in {-1, +1}.  The theta-expectation uses the rank(X) <= 3 tensor
     Gauss-Hermite rule with K and 2K nodes per dimension, doubled further while the difference
@@ -457,7 +457,7 @@ def kl_ball_sup(X, sigma, act, alpha, M, *, K: Optional[int] = None, quad_rtol: 
 
 def rademacher(X, act, alpha, M, *, method: str = "auto", K: Optional[int] = None, n_sigma: int = 1024,
                rng=None, quad_rtol: float = QUAD_RTOL, seed: int = 0) -> RademacherResult:
-    """``R_hat_S(F_KL(M)) = E_sigma sup_{KL <= M} (1/n) sum_i sigma_i f(p, x_i)`` (MATH 4.7).
+    """``R_hat_S(F_KL(M)) = E_sigma sup_{KL <= M} (1/n) sum_i sigma_i f(p, x_i)`` (docs/claims.md#lemma-55).
 
     method : ``"enumerate"`` (all 2^n sign vectors, computed as the 2^(n-1) with sigma_1 = +1
     since sigma and -sigma give the same sup; n <= MAX_ENUMERATE_N), ``"mc"`` (``n_sigma`` uniform
@@ -539,7 +539,7 @@ def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = 
     """``R_hat_S`` for orthonormal inputs x_i = e_i (d >= n) and odd ht, by Hubbard-Stratonovich.
 
     The z_i are iid N(0, 1) and sigma_i ht(z_i) ~ ht(z_i), so every sigma gives the same sup and
-    R_hat_S equals it (MATH 4.7): ``log_mgf(beta) = log E_zeta[m(beta alpha zeta / n)^n]``,
+    R_hat_S equals it (docs/claims.md#lemma-55): ``log_mgf(beta) = log E_zeta[m(beta alpha zeta / n)^n]``,
     ``m(t) = E e^{t ht(Z)} = E cosh(t ht(Z))``.  zeta and Z by composite Gauss-Legendre (``order``
     points per panel; Z-panels adapted to the scale of ht); the fine rule doubles the order and
     widens both ranges, so the difference also measures truncation; refined once more if needed.
@@ -567,7 +567,7 @@ def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = 
 
 @dataclass(frozen=True)
 class PrimalWitness:
-    """A feasible point of the KL ball for orthonormal inputs and odd ht: the tilt p_beta of p0 (MATH 4.7).
+    """A feasible point of the KL ball for orthonormal inputs and odd ht: the tilt p_beta of p0 (docs/claims.md#lemma-55).
 
     ``p_beta ∝ p0 e^{beta u S}``, S = (alpha/n) sum_i sigma_i ht(z_i) (every sigma gives the same numbers),
     with ``KL(p_beta || p0) = beta log_mgf'(beta) - log_mgf(beta)`` and value ``E_{p_beta}[u S] =
@@ -621,7 +621,7 @@ def rademacher_orthonormal_sign_limit(n: int, alpha, M) -> RademacherResult:
     """``R_hat_S`` for orthonormal inputs in the sign limit ht = sign (tanh(z/s), s -> 0).
 
     S = (alpha/n)(n - 2k) where k ~ Binomial(n, 1/2) counts negative sign(z_i) sigma_i, so
-    ``log_mgf(beta) = log 2^{-n} sum_k C(n,k) exp(beta^2 alpha^2 (n-2k)^2 / (2 n^2))`` (MATH 4.7):
+    ``log_mgf(beta) = log 2^{-n} sum_k C(n,k) exp(beta^2 alpha^2 (n-2k)^2 / (2 n^2))`` (docs/claims.md#lemma-55):
     a finite sum, no quadrature (quad_error 0); beta* by the same root finder.
     """
     n = check_int("n", n, minimum=1, maximum=10 ** 6)
@@ -639,7 +639,7 @@ def rademacher_orthonormal_sign_limit(n: int, alpha, M) -> RademacherResult:
 # --------------------------------------------------------------------------------------------
 
 def psi(M) -> float:
-    """``psi(M) = inf_{0<t<1} (M - log(1 - t^2)/2) / t`` (MATH 4.7, reconstructed proof).
+    """``psi(M) = inf_{0<t<1} (M - log(1 - t^2)/2) / t`` (docs/claims.md#lemma-55, reconstructed proof).
 
     Stationarity gives ``t^2/(1-t^2) = M - log(1-t^2)/2``; with v = 1 - t^2 this is
     ``g(v) = (1-v)/v + log(v)/2 - M = 0``, g decreasing on (0, 1) with g(1) = -M < 0 and
@@ -673,7 +673,7 @@ def stated_bound(n: int, G, alpha, M) -> float:
 
 
 def corrected_bound(n: int, G, alpha, M) -> float:
-    """The all-M bound ``alpha G min{psi(M)/sqrt(n), sqrt(2M)}`` (MATH 4.7).
+    """The all-M bound ``alpha G min{psi(M)/sqrt(n), sqrt(2M)}`` (docs/claims.md#lemma-55).
 
     The psi branch is the Meir-Zhang chain without the paper's ``-log(1-t^2)/2 <= t^2`` step; the
     sqrt(2M) branch is DV with ``log_mgf(beta) <= beta^2 max S^2 / 2 <= beta^2 alpha^2 G^2 / 2``:
@@ -691,7 +691,7 @@ def printed_bound_crossing(n: int, act=None, *, M_max: float = 1e3, n_grid: int 
     the search scans a log grid of ``n_grid`` points in [M_c, M_max] and refines the first sign
     change with brentq (a crossing between two grid points that is undone before the next one
     would be missed; rho has been monotone there in every family tried);
-    returns ``inf`` when rho stays below 1 up to ``M_max`` (always for n <= 2, MATH 4.7).
+    returns ``inf`` when rho stays below 1 up to ``M_max`` (always for n <= 2, docs/claims.md#lemma-55).
     """
     n = check_int("n", n, minimum=1)
     M_max = check_positive("M_max", M_max)

@@ -1,4 +1,4 @@
-"""Eigenvalue stability of H(p) on a W2 ball around p0: the adversaries of Lemma 5.1 (MATH 4.1).
+"""Eigenvalue stability of H(p) on a W2 ball around p0: the adversaries of Lemma 5.1 (docs/claims.md#lemma-51).
 
 Lemma 5.1 claims ``lambda_min(H(p)) >= Lambda/2`` whenever ``W2(p, p0) <= R``.  The checker
 reports the *critical radius* at which an explicit adversary p first reaches ``Lambda/2``:
@@ -16,7 +16,7 @@ reports the *critical radius* at which an explicit adversary p first reaches ``L
 
 (A)-(C) are *certified*: every p they produce has a W2 to p0 that is exact (or an upper bound
 from an explicit coupling) and an H computed at tier E (refinement K vs 2K).  The critical radius
-``R_crit`` is the smallest of them and ``P_min = lambda0^2 / R_crit`` (MATH 3.3 item 2).
+``R_crit`` is the smallest of them and ``P_min = lambda0^2 / R_crit`` (docs/kernels.md#radius-and-alpha-threshold item 2).
 All radii are invariant under ``ht -> c ht`` (constraints are normalised by Lambda).
 """
 
@@ -81,7 +81,7 @@ def _square(name: str, value, n: Optional[int] = None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# H(N(mu, Sigma)) and its gradient (MATH 4.1 (C))
+# H(N(mu, Sigma)) and its gradient (docs/claims.md#lemma-51 (C))
 # ----------------------------------------------------------------------------------------------
 
 #: Tensor nodes whose weight is below this are dropped: together they carry less than
@@ -136,7 +136,7 @@ def _assemble(n, I, J, vals):
 
 
 def gram_gaussian(X, act, mu, Sigma, K: int = 40):
-    """H1, H2 of (3.6) for ``p = N(mu, Sigma)`` on ``w = (theta, u)`` (MATH 4.1 (C); tier E).
+    """H1, H2 of (3.6) for ``p = N(mu, Sigma)`` on ``w = (theta, u)`` (docs/claims.md#lemma-51 (C); tier E).
 
     ``H1_ij = (x_i.x_j) E[E[u^2 | z] ht'(z_i) ht'(z_j)]`` and ``H2_ij = E[ht(z_i) ht(z_j)]`` with a
     K x K Gauss-Hermite rule per pair.  ``X`` (n, d); ``mu`` (d+1,); ``Sigma`` (d+1, d+1) PSD.
@@ -188,7 +188,7 @@ def _quadform(X, act, mu, Sigma, K, v=None):
 
 
 def lambda_min_gaussian(X, act, mu, Sigma, K: int = 40, grad: bool = False):
-    """``lambda_min(H(N(mu, Sigma)))``, optionally with its gradient in (mu, Sigma) (MATH 4.1 (C)).
+    """``lambda_min(H(N(mu, Sigma)))``, optionally with its gradient in (mu, Sigma) (docs/claims.md#lemma-51 (C)).
 
     H as in :func:`gram_gaussian`; the gradient is that of ``v^T H v`` at the bottom eigenvector
     v (the derivative of a simple eigenvalue), by Price's theorem per pair.
@@ -213,11 +213,11 @@ def _lam(X, act, mu, Sigma, K) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# particles: the feature function k_v and d lambda_min / d w_j (MATH 4.1)
+# particles: the feature function k_v and d lambda_min / d w_j (docs/claims.md#lemma-51)
 # ----------------------------------------------------------------------------------------------
 
 def feature_gradient(theta, u, X, act, v):
-    """``k_v(w) = u^2 |beta|^2 + a^2`` and ``grad_w k_v`` at each particle (MATH 4.1).
+    """``k_v(w) = u^2 |beta|^2 + a^2`` and ``grad_w k_v`` at each particle (docs/claims.md#lemma-51).
 
     ``a = sum_i v_i ht(z_i)``, ``beta = sum_i v_i ht'(z_i) x_i``, ``J = sum_i v_i ht''(z_i) x_i x_i^T``;
     ``grad_u k_v = 2 u |beta|^2``, ``grad_theta k_v = 2 u^2 J beta + 2 a beta``.
@@ -242,7 +242,7 @@ def lambda_min_particles(W, X, act, weights):
     """``lambda_min(H(p))`` of ``p = sum_j pi_j delta_{w_j}``, its eigenvector, and d lambda / d w_j.
 
     ``W`` (m, d+1) rows ``(theta_j, u_j)``; ``weights`` (m,).  The gradient of a simple eigenvalue
-    is ``pi_j grad k_v(w_j)`` (MATH 4.1).  Returns ``(lam, v (n,), grad (m, d+1))``.
+    is ``pi_j grad k_v(w_j)`` (docs/claims.md#lemma-51).  Returns ``(lam, v (n,), grad (m, d+1))``.
     """
     X = check_matrix("X", X)
     W = check_matrix("W", W, cols=X.shape[1] + 1)
@@ -597,7 +597,7 @@ def adversary_free_form(X, act, Lambda: float, R_start: float, *, K: int = 10, r
 
 @dataclass(frozen=True)
 class StabilityReport:
-    """Critical radii of Lemma 5.1 for one (X, ht) (MATH 3.3 item 2, 4.1).
+    """Critical radii of Lemma 5.1 for one (X, ht) (docs/kernels.md#radius-and-alpha-threshold item 2, 4.1).
 
     Attributes
     ----------
@@ -685,7 +685,7 @@ def _search_K(X, act, Lambda: float, K: int) -> int:
 
 def critical_radius(X, act, *, K: int = 80, K_search: Optional[int] = None, free_form: bool = False,
                     free_form_K: int = 12, rng=None) -> StabilityReport:
-    """The certified critical radius R_crit of Lemma 5.1 and every adversary's radius (MATH 4.1).
+    """The certified critical radius R_crit of Lemma 5.1 and every adversary's radius (docs/claims.md#lemma-51).
 
     Runs (A), (B0), (B), (C) (certified; H at tier E with K nodes per axis, the Gaussian search
     at K_search), (D) (estimate) and, if ``free_form``, (E) (estimate, hunt profile).

@@ -1,24 +1,24 @@
-"""Evidence along a particle trajectory and at t = infinity for Lemmas 5.2, 5.3 and Theorem 4.4 (MATH 4.2-4.6, 5).
+"""Evidence along a particle trajectory and at t = infinity for Lemmas 5.2, 5.3 and Theorem 4.4 (docs/claims.md#lemma-52-4.6, 5).
 
 From a recorded :class:`~theory.dynamics.Trajectory` (R independent replicas of m particles each)
 every quantity here is an estimate (tier S); replicas give the standard errors:
 
 * W2(p_t, p0) brackets: the upper value ``sqrt(E|w_t - v_t|^2)`` of the OU reference v driven by
-  the same noise (exact OU step, so ``v_t ~ p0`` exactly; MATH 5) and the Gelbrich lower value
+  the same noise (exact OU step, so ``v_t ~ p0`` exactly; docs/evidence.md#certified-and-estimated-quantities) and the Gelbrich lower value
   from moments, ``W2(N(mu_w, S_w), N(mu_v, S_v))`` between the plug-in Gaussians of w and of v
   (:func:`run_coupled` records v's moments; see :func:`path_evidence` for why this is ordered);
 * KL(p_t || p0) brackets: the moment-matched value ``KL(N(mu_t, Sigma_t) || p0)`` less its plug-in
-  bias (:func:`plugin_kl_bias`), and the energy upper value ``(L(p0) - L(p_t)) / lam`` (MATH 1.2);
+  bias (:func:`plugin_kl_bias`), and the energy upper value ``(L(p0) - L(p_t)) / lam`` (docs/model.md#first-variation-and-the-pde);
 * the operational premises OP-H ``lambda_min(H(p_t)) >= Lambda/2`` and OP-M
-  ``E|w|^2 <= 4(d+1)`` (MATH 4.2, 3.2), judged on every replica;
+  ``E|w|^2 <= 4(d+1)`` (docs/claims.md#lemma-52, 3.2), judged on every replica;
 * the Groenwall envelope ``B' = -(2 alpha^2/n) lambda_min(H(p_t)) B + lam alpha |b(p_t)|``,
-  ``B(0) = |r(0)|`` (MATH 4.2), and the NTK-linearised residual ``r' = -(2 alpha^2/n) H(p0) r``.
+  ``B(0) = |r(0)|`` (docs/claims.md#lemma-52), and the NTK-linearised residual ``r' = -(2 alpha^2/n) H(p0) r``.
 
-At t = infinity the Gibbs minimiser p* (MATH 4.6, :func:`theory.gibbs.solve_gibbs`) gives the same
+At t = infinity the Gibbs minimiser p* (docs/claims.md#gibbs-minimiser, :func:`theory.gibbs.solve_gibbs`) gives the same
 quantities exactly (tier E, valid where its quadrature refinement passes): :func:`gibbs_evidence`.
 Helpers for Algorithm 1: Richardson extrapolation and observed convergence rates.
 
-Time: ``t`` is physical time; ``tau = alpha^2 lambda0^2 t`` (MATH 1.3), ``lambda0^2 = Lambda / n``.
+Time: ``t`` is physical time; ``tau = alpha^2 lambda0^2 t`` (docs/model.md#particle-sde-and-algorithm-1), ``lambda0^2 = Lambda / n``.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ __all__ = ["plugin_kl_bias", "plugin_w2_sq_bias", "replica_mean_se", "CoupledRun
 
 # ------------------------------------------------------------------------------ plug-in biases
 def plugin_kl_bias(k: int, m: int, symmetric: bool = True) -> float:
-    """Upward bias of the plug-in Gaussian KL ``KL(N(mu_hat, Sigma_hat) || p0)`` at p0, to O(1/m) (MATH 4.3).
+    """Upward bias of the plug-in Gaussian KL ``KL(N(mu_hat, Sigma_hat) || p0)`` at p0, to O(1/m) (docs/claims.md#lemma-53).
 
     With ``Sigma_hat = I + E``, ``2 KL ~ |mu_hat|^2 + tr(E^2)/2``.  For m iid particles
     ``E|mu_hat|^2 = k/m`` and ``E tr(E^2) = k(k+1)/m``, giving ``k(k+3)/(4m)``.  Under the doubling
-    init (MATH 1.4) theta comes from m/2 draws, u has mean exactly 0 and Cov(theta, u) = 0, giving
+    init (docs/model.md#symmetric-initialisation) theta comes from m/2 draws, u has mean exactly 0 and Cov(theta, u) = 0, giving
     ``E|mu_hat|^2 = 2(k-1)/m`` and ``E tr(E^2) = (2(k-1)^2 + 2(k-1) + 4)/m``, i.e. ``k(k+1)/(2m)``,
     the larger of the two for k >= 1; the dynamics decorrelates the pairs, so along a run the bias
     lies between them and the doubling value is the conservative one to subtract.
@@ -163,7 +163,7 @@ class PathEvidence:
 
 
 def gronwall_envelope(t, lam_min, b_norm, r0_norm, alpha: float, lam: float, n: int) -> np.ndarray:
-    """The Groenwall envelope B(t) of MATH 4.2 on a record grid, shape like ``lam_min`` (N, ...).
+    """The Groenwall envelope B(t) of docs/claims.md#lemma-52 on a record grid, shape like ``lam_min`` (N, ...).
 
     ``B' = -a(t) B + c(t)`` with ``a = (2 alpha^2/n) lambda_min(H(p_t))`` and ``c = lam alpha |b(p_t)|``,
     ``B(0) = |r(0)|``.  Between records the coefficients are frozen at the mean of the two ends and
@@ -267,7 +267,7 @@ def path_evidence(run, X, y, Lambda: float, symmetric: Optional[bool] = None) ->
 
 
 def ntk_linearised_residual(t, r0, H0, alpha: float, n: Optional[int] = None, dt: Optional[float] = None) -> np.ndarray:
-    """The NTK-linearised residual ``r' = -(2 alpha^2/n) H(p0) r``, ``r(0) = r0`` (MATH 1.5 with H(p_t) = H(p0), b = 0).
+    """The NTK-linearised residual ``r' = -(2 alpha^2/n) H(p0) r``, ``r(0) = r0`` (docs/model.md#residual-ode with H(p_t) = H(p0), b = 0).
 
     ``dt=None``: the exact flow ``exp(-(2 alpha^2/n) H(p0) t) r0``.  With a physical step ``dt`` the
     same ODE integrated by explicit Euler, ``(I - dt (2 alpha^2/n) H(p0))^{t/dt} r0``: the particle
@@ -313,7 +313,7 @@ def linearisation_error(residual, r_lin, scale: float) -> Tuple[np.ndarray, np.n
 
 
 def finite_width_floor(sqrt_loss_m, sqrt_loss_4m, lam: float, n: int, m: int, Lambda: float) -> float:
-    """The finite-width floor of sqrt(L) at width m: the larger of the MATH 1.3 noise scale
+    """The finite-width floor of sqrt(L) at width m: the larger of the docs/model.md#particle-sde-and-algorithm-1 noise scale
     ``sqrt(lam n / (m Lambda))`` and the measured bias ``2 max_t |sqrtL_m - sqrtL_4m|``.
 
     At the floor sqrt(L_m) ~ c/sqrt(m), so the bias at m is ``(1 - 1/2)^{-1} = 2`` times the m-to-4m
@@ -333,7 +333,7 @@ def resolving_window(tau, bias_term: float, floor: float, factor: float = 2.0) -
     Below the bias term the right side is a constant the particles cannot test against the
     exponential; below the finite-width floor the particle loss is the floor, not L(p_t).  The
     factor 2 leaves room for the floor adding to sqrt(L) while the true sqrt(L) decays at twice the
-    bound's rate when OP-H holds (MATH 4.2).
+    bound's rate when OP-H holds (docs/claims.md#lemma-52).
     """
     tau = check_vector("tau", tau)
     bias_term, floor = check_nonnegative("bias_term", bias_term), check_nonnegative("floor", floor)
@@ -352,7 +352,7 @@ def gibbs_moments(sol, X) -> Tuple[np.ndarray, np.ndarray, float]:
     """Mean (k,), covariance (k, k) and ``E|w|^2`` of the Gibbs p* of a :class:`~theory.gibbs.GibbsSolution`.
 
     p* has theta-marginal ``pi ∝ N(0, I) exp(s^2/2)`` on the rule's nodes ``z = X theta`` and
-    ``u | theta ~ N(-s, 1)`` (MATH 4.6).  Given z, theta is Gaussian with mean ``X^+ z`` and covariance
+    ``u | theta ~ N(-s, 1)`` (docs/claims.md#gibbs-minimiser).  Given z, theta is Gaussian with mean ``X^+ z`` and covariance
     ``I - X^+ X`` (the part of theta that X cannot see is untouched), so every moment is a
     z-expectation: ``E theta = X^+ E z``, ``Cov theta = X^+ Cov(z) X^+^T + I - X^+ X``,
     ``E u = -E s``, ``E[theta u] = -X^+ E[z s]``, ``E u^2 = 1 + E s^2``.
@@ -408,7 +408,7 @@ class GibbsEvidence:
 
 def gibbs_evidence(X, y, act, alpha: float, lam: float, Lambda: float, K: Optional[int] = None,
                    tolerance: float = 1e-6) -> GibbsEvidence:
-    """:class:`GibbsEvidence` of p* (MATH 4.6) from :func:`theory.gibbs.solve_gibbs` (refined at 2K)."""
+    """:class:`GibbsEvidence` of p* (docs/claims.md#gibbs-minimiser) from :func:`theory.gibbs.solve_gibbs` (refined at 2K)."""
     from .gibbs import solve_gibbs
 
     Lambda = check_positive("Lambda", Lambda)
@@ -471,10 +471,10 @@ def long_run_average(dyn: Dynamics, state: State, n_steps: int, every: int, X, a
 
 def p_lower_exact_families(X, act) -> Tuple[float, float]:
     """``(P_lo, R_AB)``: the smallest radius at which the exact adversaries (A) shrink-u and (B) narrow
-    Gaussians of :mod:`theory.stability` reach Lambda/2, and ``P_lo = lambda0^2 / R_AB`` (MATH 3.3).
+    Gaussians of :mod:`theory.stability` reach Lambda/2, and ``P_lo = lambda0^2 / R_AB`` (docs/kernels.md#radius-and-alpha-threshold).
 
     ``R_crit <= R_AB``, so ``P_lo <= P_min``: a lower bound on every admissible P.  The SLSQP Gaussian
-    family (C) of :func:`theory.stability.critical_radius` tightens it (~10% in MATH 3.4's example) at
+    family (C) of :func:`theory.stability.critical_radius` tightens it (~10% in docs/kernels.md#reference-numbers's example) at
     ~100x the cost.
     """
     from .kernels import gram_p0, kernel_constants
