@@ -336,7 +336,7 @@ def cmd_prove(args, out: TextIO, err: TextIO) -> int:
         if (exc.name or "").split(".")[0] == "flint" or "flint" in str(exc):
             raise UsageError('`prove` needs python-flint: pip install "gntk-checks[proved]"') from None
         raise UsageError(f"`prove` is not available in this version ({exc})") from None
-    return int(proved.main(list(args.argv)) or 0)
+    return int(proved.main(list(args.argv), out=out) or 0)
 
 
 def cmd_sensitivity(args, out: TextIO, err: TextIO) -> int:
@@ -437,8 +437,14 @@ def _add_run_commands(sub) -> None:
 def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = None, err: TextIO = None) -> int:
     """Run the CLI; return the exit status (0 pass, 1 fail, 2 usage error)."""
     out, err = out or sys.stdout, err or sys.stderr
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) == "prove":
+            # `prove --json X` : argparse's REMAINDER does not take a leading option; checks.proved parses it
+            args.argv = list(extra) + list(args.argv)
+        elif extra:
+            parser.parse_args(argv)  # the standard "unrecognized arguments" usage error
     except SystemExit as exc:  # argparse reports usage errors (2), --help and --version (0) by exiting
         return int(exc.code or 0)
     from .registry import ClaimModuleError

@@ -315,13 +315,15 @@ def test_prove_forwards_its_arguments(toys, monkeypatch):
     import types
 
     seen = []
-    fake = types.SimpleNamespace(main=lambda argv: seen.append(argv) or 0)
+    fake = types.SimpleNamespace(main=lambda argv, out=None: seen.append(argv) or 0)
     monkeypatch.setitem(sys.modules, "checks.proved", fake)
     import checks
 
     monkeypatch.setattr(checks, "proved", fake, raising=False)
     assert run("prove", "lemma-5.5", "--digits", "30")[0] == 0
     assert seen == [["lemma-5.5", "--digits", "30"]]
+    assert run("prove", "--json", "x.json", "lemma-5.5")[0] == 0   # a leading option reaches checks.proved too
+    assert seen[-1] == ["--json", "x.json", "lemma-5.5"]
 
 
 def test_sensitivity_calls_measure_sensitivity_per_variant_expected_to_hold(toys, monkeypatch):
