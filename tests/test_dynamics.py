@@ -8,6 +8,7 @@ file stays well under a minute including the numba compilation (cached after the
 from __future__ import annotations
 
 import math
+import warnings
 import os
 
 import numba
@@ -20,7 +21,7 @@ from theory import _kernels_numba as K
 from theory.activations import ERF, IDENTITY, SIGMOID, TANH, scaled
 from theory.dynamics import (Dynamics, DynamicsConfig, State, counter_normals, simulate, stable_dt,
                              step_limits)
-from theory.errors import DomainError, NonFiniteError, ShapeError, UnstableStepError
+from theory.errors import PremiseWarning, DomainError, NonFiniteError, ShapeError, UnstableStepError
 from theory.kernels import gram_particles, lambda0
 from theory.network import Particles, output, residual_drift_b, sample_p0, second_moment
 
@@ -430,13 +431,16 @@ def test_unstable_step_raises_and_the_limit_is_real():
     losses = {}
     for c in (0.5, 1.5):
         dyn = mk(c * lim.kernel, check_stability=False)
-        losses[c] = dyn.run(dyn.initial_state(p), 300).loss[-1, 0]
+        with warnings.catch_warnings(record=True) as seen:   # the check is off, but never silently
+            warnings.simplefilter("always")
+            losses[c] = dyn.run(dyn.initial_state(p), 300).loss[-1, 0]
+        assert any(issubclass(w.category, PremiseWarning) for w in seen) == (c * lim.kernel > lim.limit)
     assert losses[1.5] > 10 * losses[0.5]
 
 
 def test_diverging_run_raises_instead_of_returning_nan():
     dyn = Dynamics(DynamicsConfig(alpha=10.0, lam=0.1, dt=0.1, m=100), X3, Y3, TANH, 1, check_stability=False)
-    with pytest.raises(UnstableStepError, match="diverged"):
+    with pytest.raises(UnstableStepError, match="diverged"), pytest.warns(PremiseWarning, match="check_stability=False"):
         dyn.run(dyn.initial_state(), 2000, record_every=100)
 
 

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+
+from theory.errors import PremiseWarning
 from scipy import integrate, stats
 
 from theory.activations import IDENTITY, SIGMOID, TANH
@@ -99,7 +101,8 @@ def test_teacher_chi2_overflow_is_flagged():
 
 def test_unrealisable_labels_are_reported():
     """tanh is odd and x2 = -x1, so f(x2) = -f(x1) for every p: labels (1, 1) are out of range."""
-    t = realisable_teacher(ANTI, np.array([1.0, 1.0]), TANH)
+    with pytest.warns(PremiseWarning, match="not in the range"):
+        t = realisable_teacher(ANTI, np.array([1.0, 1.0]), TANH)
     assert not t.realisable and t.range_residual == pytest.approx(1.0, abs=1e-12)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -44,7 +45,7 @@ from ._observe import Observation, observe_state
 from ._records import Snapshot, Trajectory
 from ._validation import check_int, check_matrix, check_nonnegative, check_positive, check_vector, as_float_array
 from .activations import get_activation
-from .errors import DomainError, ShapeError, UnstableStepError
+from .errors import DomainError, PremiseWarning, ShapeError, UnstableStepError
 from .kernels import lambda0 as _lambda0
 from .network import Particles, sample_p0
 
@@ -376,6 +377,15 @@ class Dynamics:
             self._check_limits(state.particles())
         return state
 
+    def _warn_if_unstable(self, particles: Particles) -> None:
+        """With the check switched off, an unstable step is the caller's choice, but never a silent one:
+        warn (PremiseWarning) that the run is no discretisation of (3.4) at this step."""
+        try:
+            self._check_limits(particles)
+        except UnstableStepError as exc:
+            warnings.warn(f"check_stability=False: {exc}; the run does not approximate the PDE (3.4)",
+                          PremiseWarning, stacklevel=3)
+
     def limits(self, state: State) -> StepLimits:
         """:class:`StepLimits` at the current measure of ``state``."""
         self._check_state(state)
@@ -557,6 +567,8 @@ class Dynamics:
                 raise DomainError(f"record_times must lie in [0, n_steps * dt] = [0, {n_steps * self.config.dt:g}], "
                                   f"got {t!r}")
             marks.add(step)
+        if not self.check_stability and n_steps:
+            self._warn_if_unstable(state.particles())
         snaps = [self.record(state, check=False)[0]]
         done = 0
         for mark in sorted(marks - {0}):

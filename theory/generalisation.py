@@ -22,6 +22,7 @@ Pieces (errata as in docs/errata.md):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional, Tuple
@@ -32,7 +33,7 @@ from scipy.special import logsumexp
 from ._validation import check_int, check_matrix, check_positive, check_probability, check_vector
 from .activations import SIGMOID, Activation
 from .bounds import lemma_5_6_rhs, theorem_4_5_rhs
-from .errors import DomainError, NonFiniteError
+from .errors import DomainError, NonFiniteError, PremiseWarning
 from .gibbs import GibbsSolution, _check_problem, loss_weights, make_rule, solve_gibbs
 from .quadrature import hermite_rule
 
@@ -150,11 +151,14 @@ class Teacher:
 
 
 def realisable_teacher(X, y, act: Activation, K: Optional[int] = None, *, range_tol: float = 1e-8,
-                       tolerance: float = CHI2_TOL) -> Teacher:
+                       tolerance: float = CHI2_TOL, warn: bool = True) -> Teacher:
     """The teacher ``u | theta ~ N(c.h(theta), 1)``, ``c = H2(p0)^+ y``, with its chi^2 (docs/claims.md#theorem-45).
 
     X : (n, d) support, y : (n,) labels.  ``range_tol`` (relative to max(1, max|y|)) decides whether y
     lies in the range of H2; H2 singular (antipodal inputs with an odd h) is fine when it does.
+    ``warn``: issue :class:`~theory.errors.PremiseWarning` when y is not in that range (Theorem 4.5's
+    realisability premise fails, e.g. near-duplicate inputs with conflicting labels); callers that read
+    ``realisable`` themselves pass False.
     """
     X, y, act, _, _ = _check_problem(X, y, act, 1.0, 1.0)
     range_tol = check_positive("range_tol", range_tol)
@@ -166,8 +170,12 @@ def realisable_teacher(X, y, act: Activation, K: Optional[int] = None, *, range_
     f_true = H2 @ c
     res = float(np.max(np.abs(f_true - y)))
     chi2 = chi2_u_gaussian_teacher(c, X, act, rule.K if rule.exact_tier else None, tolerance=tolerance)
+    realisable = res <= range_tol * max(1.0, float(np.max(np.abs(y))))
+    if warn and not realisable:
+        warnings.warn(f"labels y are not in the range of H2(p0) (residual {res:.3g} > range_tol): no teacher "
+                      "represents them, so Theorem 4.5's realisability premise fails", PremiseWarning, stacklevel=2)
     return Teacher(X=X, y=y, act=act, c=c, H2=H2, f_true=f_true, range_residual=res,
-                   realisable=res <= range_tol * max(1.0, float(np.max(np.abs(y)))), chi2=chi2)
+                   realisable=realisable, chi2=chi2)
 
 
 # ------------------------------------------------------------------------------------------------
