@@ -96,8 +96,10 @@ def test_headline_variants_are_registered_with_outcomes():
     assert set(ids) == {"headline/krr", "headline/loss-rate", "headline/kl-rate", "headline/lambda-n",
                         "headline/displacement"}
     assert ids["headline/lambda-n"].expected is Expected.REPORT
-    assert all(ids[k].expected is Expected.HOLDS for k in ("headline/krr", "headline/kl-rate", "headline/displacement"))
-    assert get_variant("headline/displacement").min_decided_reason
+    assert all(ids[k].expected is Expected.HOLDS for k in ("headline/krr", "headline/kl-rate", "headline/loss-rate"))
+    # no ci-sized run can decide the displacement exponent: an audit, with the reason declared
+    assert ids["headline/displacement"].expected is Expected.REPORT
+    assert "dev/hunt" in get_variant("headline/displacement").expected_reason
 
 
 # -- Lambda(n) ------------------------------------------------------------------------------------
