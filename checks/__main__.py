@@ -361,6 +361,10 @@ def cmd_sensitivity(args, out: TextIO, err: TextIO) -> int:
         runs = found.get("runs", []) if isinstance(found, dict) else []
         ladder = ", ".join(f"{run['eps']:g} {'killed' if run.get('killed') else 'survived'} "
                            f"({run.get('cases', '?')} cases)" for run in runs)
+        if args.record:
+            from .mutants import record_sensitivity
+
+            record_sensitivity(v.id, args.profile, eps)
         out.write(f"{v.id}: rho* = {v.rho_star:.4g}, smallest eps killed ({args.profile}) = "
                   f"{'none of the ladder' if eps is None else eps} ({time.perf_counter() - t0:.1f}s)"
                   + (f"; ladder: {ladder}" if ladder else "") + "\n")
@@ -431,6 +435,8 @@ def _add_run_commands(sub) -> None:
     s = sub.add_parser("sensitivity", help="the smallest tightening of each bound the search detects")
     s.add_argument("--profile", choices=("ci", "hunt"), default="ci", help="search budget (default: ci)")
     s.add_argument("--claims", type=_id_list, metavar="ID,...", help="claim or variant ids (default: all)")
+    s.add_argument("--record", action="store_true",
+                   help="store the results in checks/sensitivity_measured.json (the table's eps columns)")
     s.set_defaults(func=cmd_sensitivity)
 
 

@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import importlib.util
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -53,7 +55,8 @@ from .verdict import Verdict
 __all__ = ["MUTANT_PREFIX", "Mutant", "KillRate", "mutate", "make_mutant", "register_mutant",
            "module_mutants", "discover", "get_mutant_variant", "is_mutant_id", "kill_rates",
            "SENSITIVITY_LADDER", "sensitivity_factor", "scale_bound", "sensitivity_mutant",
-           "measure_sensitivity", "ratio_at_rho_star_case", "sensitivity_record", "attach_sensitivity"]
+           "measure_sensitivity", "ratio_at_rho_star_case", "sensitivity_record", "attach_sensitivity",
+           "recorded_sensitivity", "record_sensitivity", "MEASURED_PATH"]
 
 MUTANT_PREFIX = "mutant-"
 _FUNC_PREFIX = "mutant_check_"
@@ -342,14 +345,43 @@ def ratio_at_rho_star_case(variant: Variant) -> float:
     return v.claim_ratio
 
 
+#: Ladder measurements recorded by ``gntk-check sensitivity --record`` (package data).
+MEASURED_PATH = Path(__file__).with_name("sensitivity_measured.json")
+_MISSING = object()
+
+
+def recorded_sensitivity(path: Optional[Path] = None) -> Dict[str, Dict[str, Optional[float]]]:
+    """``variant id -> {"ci": eps or None, "hunt": eps or None}`` as recorded (a key is absent when that
+    profile was not measured; None means no eps of the ladder was killed)."""
+    p = MEASURED_PATH if path is None else Path(path)
+    if not p.exists():
+        return {}
+    return dict(json.loads(p.read_text()).get("variants", {}))
+
+
+def record_sensitivity(variant_id: str, profile: str, eps: Optional[float], path: Optional[Path] = None) -> None:
+    """Store one :func:`measure_sensitivity` outcome in the recorded measurements."""
+    if profile not in ("ci", "hunt"):
+        raise ValueError(f"sensitivity is recorded for the ci and hunt profiles, got profile={profile!r}")
+    p = MEASURED_PATH if path is None else Path(path)
+    data = json.loads(p.read_text()) if p.exists() else {"about": "", "variants": {}}
+    data.setdefault("variants", {}).setdefault(variant_id, {})[profile] = eps
+    p.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def sensitivity_record(variant: Variant, ratio_found: Optional[float] = None,
-                       eps_killed_ci: Optional[float] = None, eps_killed_hunt: Optional[float] = None
+                       eps_killed_ci: Any = _MISSING, eps_killed_hunt: Any = _MISSING
                        ) -> Optional[Dict[str, Any]]:
-    """The ``VariantResult.sensitivity`` dict of ``variant`` (None when it declares no rho*)."""
+    """The ``VariantResult.sensitivity`` dict of ``variant`` (None when it declares no rho*); the eps
+    columns default to the recorded measurements (:func:`recorded_sensitivity`)."""
     if variant.rho_star is None:
         return None
+    rec = recorded_sensitivity().get(variant.id, {})
+    ci = rec.get("ci") if eps_killed_ci is _MISSING else eps_killed_ci
+    hunt = rec.get("hunt") if eps_killed_hunt is _MISSING else eps_killed_hunt
     return {"rho_star": variant.rho_star, "rho_star_source": variant.rho_star_source,
-            "ratio_found": ratio_found, "eps_killed_ci": eps_killed_ci, "eps_killed_hunt": eps_killed_hunt}
+            "ratio_found": ratio_found, "eps_killed_ci": ci, "eps_killed_hunt": hunt,
+            "measured": {k: k in rec for k in ("ci", "hunt")}}
 
 
 def attach_sensitivity(result: Any, measurement: Mapping[str, Any]) -> None:

@@ -110,7 +110,14 @@ def _decided(r: VariantResult) -> str:
 
 def _sensitivity(r: VariantResult) -> List[str]:
     s = getattr(r, "sensitivity", None) or {}
-    return [_num(s.get("rho_star")), _num(s.get("eps_killed_ci")), _num(s.get("eps_killed_hunt"))]
+    measured = s.get("measured") or {}
+
+    def eps(profile: str) -> str:
+        # "none": measured, and no tightening of the ladder was caught; "-": not measured
+        value = s.get(f"eps_killed_{profile}")
+        return "none" if value is None and measured.get(profile) else _num(value)
+
+    return [_num(s.get("rho_star")), eps("ci"), eps("hunt")]
 
 
 def _cells(r: VariantResult) -> Dict[str, str]:

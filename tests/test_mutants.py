@@ -266,5 +266,33 @@ def test_result_carries_the_sensitivity_declaration(monkeypatch):
     r = run_variant(_edge_variant(), profile="ci", record=False)
     assert r.outcome == "pass"
     s = r.sensitivity
-    assert set(s) == {"rho_star", "rho_star_source", "ratio_found", "eps_killed_ci", "eps_killed_hunt"}
+    assert set(s) == {"rho_star", "rho_star_source", "ratio_found", "eps_killed_ci", "eps_killed_hunt", "measured"}
     assert s["rho_star"] == 10.0 and s["ratio_found"] == r.min_slack_ratio >= 10.0
+
+
+def test_recorded_sensitivity_names_registered_variants_and_ladder_values():
+    """The recorded eps columns (checks/sensitivity_measured.json) belong to variants expected to hold
+    that declare rho*, and every value is a rung of the ladder or None (nothing killed)."""
+    from checks.mutants import SENSITIVITY_LADDER, recorded_sensitivity, sensitivity_record
+    from checks.registry import Expected, get_variant
+
+    rec = recorded_sensitivity()
+    assert rec, "no recorded sensitivity measurements"
+    for vid, cols in rec.items():
+        v = get_variant(vid)
+        assert v.expected is Expected.HOLDS and v.rho_star is not None, vid
+        assert set(cols) <= {"ci", "hunt"} and cols, vid
+        assert all(e is None or e in SENSITIVITY_LADDER for e in cols.values()), (vid, cols)
+        s = sensitivity_record(v)
+        assert (s["eps_killed_ci"], s["eps_killed_hunt"]) == (cols.get("ci"), cols.get("hunt"))
+
+
+def test_record_sensitivity_writes_one_profile(tmp_path):
+    from checks.mutants import record_sensitivity, recorded_sensitivity
+
+    path = tmp_path / "m.json"
+    record_sensitivity("lemma-5.4/stated", "hunt", 0.05, path)
+    record_sensitivity("lemma-5.4/stated", "ci", None, path)
+    assert recorded_sensitivity(path) == {"lemma-5.4/stated": {"hunt": 0.05, "ci": None}}
+    with pytest.raises(ValueError, match="profile"):
+        record_sensitivity("lemma-5.4/stated", "dev", 0.5, path)
