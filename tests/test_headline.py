@@ -81,8 +81,10 @@ def test_loss_and_kl_rates_and_their_tightened_mutants():
     lo, hi = kl.extra["interval"]
     assert lo <= -2.0 <= hi and abs(kl.extra["exponent"] + 2.0) < 0.01
     assert kl.extra["truncation_error"] >= 0
-    assert hl._mutant_kl_steeper(RIDGE).status is Status.VIOLATED
-    assert hl._mutant_loss_steeper(RIDGE).status is Status.VIOLATED
+    # the tightened claims fail on this window; at n = 20 the Gibbs oracle no longer refines one decade
+    # further out, so the violation cannot be confirmed there and stays undecidable (INCONCLUSIVE)
+    for m in (hl._mutant_kl_steeper(RIDGE), hl._mutant_loss_steeper(RIDGE)):
+        assert m.violation_gap > 0 and m.status is Status.INCONCLUSIVE and "not resolved" in m.reason, m.explain()
 
 
 def test_exponent_verdict_is_inconclusive_when_unresolved():
@@ -125,3 +127,16 @@ def test_particles_move_order_one_while_w2_bracket_is_small():
         assert abs(d - e["ou_displacement"]) <= 5 * s + 0.05 * e["ou_displacement"]
     assert all(lo <= up for lo, up in zip(e["w2sq_lower"], e["w2sq_upper_m"]))
     assert min(e["ratio_displacement_over_w2sq_upper"]) > 100
+
+
+def test_a_pre_asymptotic_window_is_not_a_violation():
+    """The soak's case: the window's KL exponent lies above -2, one decade further out it is -2.000, so the
+    verdict is INCONCLUSIVE (undecidable) with the far window as its confirmation; a claim false at its
+    asymptote (the -2.5 mutant) is still VIOLATED, confirmed on the far window."""
+    from checks.headline import PRE_ASYMPTOTIC_KL, _mutant_kl_steeper, check_kl_rate
+
+    v = check_kl_rate(PRE_ASYMPTOTIC_KL)
+    assert v.observed > -2.0 and v.status.value == "INCONCLUSIVE" and "pre-asymptotic" in v.reason
+    assert v.confirmation is not None and v.confirmation.status.value == "HOLDS"
+    m = _mutant_kl_steeper(PRE_ASYMPTOTIC_KL)
+    assert m.status.value == "VIOLATED" and m.confirmation.status.value == "VIOLATED"
