@@ -6,8 +6,11 @@ from :mod:`theory.errors` whose message names the argument and shows its offendi
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -15,6 +18,7 @@ import numpy as np
 from .errors import ActivationError, DomainError, NonFiniteError, ShapeError
 
 __all__ = [
+    "guard_numerics",
     "as_float_array",
     "check_matrix",
     "check_vector",
@@ -286,3 +290,47 @@ def check_scale(name: str, value: float, size: float, *, limit: float = SCALE_LI
     if not size <= limit:
         raise DomainError(f"{name} = {value!r} makes {why or 'an intermediate value'} of size {size:.3g}, "
                           f"beyond {limit:.0e}: its square would overflow float64")
+
+
+def _scalar_arguments(func, args, kwargs) -> str:
+    """``name = value`` for the numeric scalar arguments of a call (what an overflow message must name)."""
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except TypeError:
+        return ""
+    parts = [f"{k} = {v!r}" for k, v in bound.arguments.items()
+             if isinstance(v, numbers.Real) and not isinstance(v, bool) or (isinstance(v, np.ndarray) and v.ndim == 0)]
+    return ", ".join(parts)
+
+
+def _finite_result(out) -> bool:
+    if isinstance(out, (float, np.floating)):
+        return math.isfinite(out)
+    if isinstance(out, np.ndarray) and out.dtype.kind == "f":
+        return bool(np.all(np.isfinite(out)))
+    return True
+
+
+def guard_numerics(func):
+    """Turn numerical breakdown inside ``func`` into a :class:`DomainError` naming its scalar arguments.
+
+    Python floats raise ``OverflowError`` (``x ** 2``) or ``ZeroDivisionError`` (a denominator underflowed
+    to 0); numpy overflow is a RuntimeWarning, turned into an error here; and a float or float-array result
+    must be finite.  The message names the function and the values of its numeric scalar arguments, so an
+    argument outside the representable range is reported as such, never as an inf, a NaN or a foreign
+    traceback (docs/architecture.md#reliability).
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                out = func(*args, **kwargs)
+        except (OverflowError, ZeroDivisionError, FloatingPointError, RuntimeWarning) as exc:
+            raise DomainError(f"{func.__name__}: the arguments {_scalar_arguments(func, args, kwargs)} are outside "
+                              f"the representable range ({type(exc).__name__}: {exc})") from None
+        if not _finite_result(out):
+            raise DomainError(f"{func.__name__} is not finite at {_scalar_arguments(func, args, kwargs)}: the "
+                              "arguments are outside the representable range")
+        return out
+    return wrapper

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_nonnegative, check_positive, check_probability
+from ._validation import as_float_array, guard_numerics, check_int, check_nonnegative, check_positive, check_probability
 from .errors import DomainError
 
 __all__ = [
@@ -46,22 +46,9 @@ def _finite(name: str, value):
 
 
 def _guarded(func):
-    """Run ``func`` with float overflow turned into :class:`DomainError` and a finite-result check.
-
-    Python floats raise ``OverflowError`` on ``x ** 2`` overflow (and ``ZeroDivisionError`` when a
-    denominator underflows to 0) while numpy ones return inf with a RuntimeWarning; all become one
-    DomainError naming the function, never a silent inf or NaN.
-    """
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out = func(*args, **kwargs)
-        except (OverflowError, ZeroDivisionError):  # a denominator such as alpha^2 lambda0^4 underflowed
-            raise DomainError(f"{func.__name__} overflowed for arguments {args!r}; they are outside "
-                              f"the representable range") from None
-        return _finite(func.__name__, out)
-    return wrapper
+    """Run ``func`` with float overflow turned into :class:`DomainError` naming its arguments and a
+    finite-result check (:func:`theory._validation.guard_numerics`): never a silent inf or NaN."""
+    return guard_numerics(func)
 
 
 def _check_t(t):

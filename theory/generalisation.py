@@ -30,7 +30,7 @@ from typing import Optional, Tuple
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_int, check_matrix, check_positive, check_probability, check_vector
+from ._validation import guard_numerics, check_int, check_matrix, check_positive, check_probability, check_vector
 from .activations import SIGMOID, Activation
 from .bounds import lemma_5_6_rhs, theorem_4_5_rhs
 from .errors import DomainError, NonFiniteError, PremiseWarning
@@ -351,6 +351,7 @@ def phat_loss(teacher: Teacher, weights=None) -> float:
     return float(omega @ (teacher.f_true - teacher.y) ** 2)
 
 
+@guard_numerics
 def phat_chi2(teacher: Teacher, alpha: float, K_u: int = 80) -> float:
     """``chi^2(p_hat || p0) = E_{p0}[(p_hat/p0)^2] - 1`` with u integrated by Gauss-Hermite (5.3 cross-check).
 
@@ -417,6 +418,7 @@ class Theorem45Chain:
     gibbs: GibbsSolution
 
 
+@guard_numerics
 def theorem45_chain(teacher: Teacher, alpha: float, lam: float, weights, *, delta: float = 0.1, prob=None,
                     K: Optional[int] = None, K_u: int = 80, warn: bool = False) -> Theorem45Chain:
     """Compute every step of the proof of Theorem 4.5 for the sample with multiplicities ``weights`` (n,).
@@ -477,6 +479,7 @@ class Lemma56Counterexample:
     violated: bool
 
 
+@guard_numerics
 def lemma56_counterexample(alpha: float, y_value: float, n: int, delta: float,
                            complexity: float) -> Lemma56Counterexample:
     """Lemma 5.6 with constant labels ``y_value`` (0 < |y| <= 1) and ``p = N((0_d, mu_u), I)`` (docs/claims.md#lemma-56).

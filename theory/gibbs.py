@@ -46,7 +46,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_int, check_matrix, check_positive, check_scale, check_vector
+from ._validation import guard_numerics, check_int, check_matrix, check_positive, check_scale, check_vector
 from .activations import Activation, get_activation
 from .errors import ConvergenceError, DomainError, QuadratureWarning, ShapeError
 from .quadrature import (MAX_TENSOR_RANK, GaussianRule, _factor, qmc_rule, refinement_error, refinement_ratio,
@@ -526,6 +526,7 @@ class GibbsLinearisation:
     H2: np.ndarray
 
 
+@guard_numerics
 def linearised_gibbs(X, y, act: Activation, alpha: float, lam: float, weights=None, *, K: int = 80,
                      H2=None) -> GibbsLinearisation:
     """``r* ~ -(I + (2 alpha^2/(lam n)) H2(p0))^{-1} y`` and ``KL* ~ (1/2)(2 alpha/(lam n))^2 r^T H2 r`` (docs/claims.md#gibbs-minimiser).

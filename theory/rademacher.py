@@ -42,7 +42,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq
 from scipy.special import gammaln
 
-from ._validation import check_int, check_matrix, check_positive, check_rng, check_vector
+from ._validation import guard_numerics, check_int, check_matrix, check_positive, check_rng, check_vector
 from .activations import Activation, get_activation
 from .bounds import lemma_5_5_rhs
 from .errors import ConvergenceError, DomainError
@@ -417,6 +417,7 @@ def _check_K(K, X):
     return check_int("K", K, minimum=1, maximum=_QMC_POINTS * 16 if _rank(X) > MAX_TENSOR_RANK else _GH_MAX_K)
 
 
+@guard_numerics
 def log_mgf(X, sigma, act, alpha, beta, *, K: Optional[int] = None) -> float:
     """``log_mgf(beta) = log E_theta exp(beta^2 S_sigma(theta)^2 / 2)`` (docs/claims.md#lemma-55) on one rule.
 
@@ -436,6 +437,7 @@ def log_mgf(X, sigma, act, alpha, beta, *, K: Optional[int] = None) -> float:
     return float(lm[0])
 
 
+@guard_numerics
 def kl_ball_sup(X, sigma, act, alpha, M, *, K: Optional[int] = None, quad_rtol: float = QUAD_RTOL,
                 seed: int = 0) -> SupResult:
     """``sup_{KL(p||p0) <= M} (1/n) sum_i sigma_i f(p, x_i)`` by DV duality (docs/claims.md#lemma-55).
@@ -534,6 +536,7 @@ def _hs_value(n, act, alpha, M, order, zmax, pad):
     return float(v[0]), float(b[0]), float(k[0])
 
 
+@guard_numerics
 def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = None,
                                quad_rtol: float = QUAD_RTOL) -> RademacherResult:
     """``R_hat_S`` for orthonormal inputs x_i = e_i (d >= n) and odd ht, by Hubbard-Stratonovich.
@@ -617,6 +620,7 @@ def primal_witness_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int
                          feasible=bool(kl_up <= M))
 
 
+@guard_numerics
 def rademacher_orthonormal_sign_limit(n: int, alpha, M) -> RademacherResult:
     """``R_hat_S`` for orthonormal inputs in the sign limit ht = sign (tanh(z/s), s -> 0).
 
@@ -638,6 +642,7 @@ def rademacher_orthonormal_sign_limit(n: int, alpha, M) -> RademacherResult:
 # psi(M) and the bounds
 # --------------------------------------------------------------------------------------------
 
+@guard_numerics
 def psi(M) -> float:
     """``psi(M) = inf_{0<t<1} (M - log(1 - t^2)/2) / t`` (docs/claims.md#lemma-55, reconstructed proof).
 
@@ -672,6 +677,7 @@ def stated_bound(n: int, G, alpha, M) -> float:
     return lemma_5_5_rhs(G, alpha, M, n)
 
 
+@guard_numerics
 def corrected_bound(n: int, G, alpha, M) -> float:
     """The all-M bound ``alpha G min{psi(M)/sqrt(n), sqrt(2M)}`` (docs/claims.md#lemma-55).
 

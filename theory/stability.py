@@ -30,7 +30,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from scipy import optimize
 
-from ._validation import (as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_rng,
+from ._validation import (guard_numerics, as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_rng,
                           check_vector)
 from .activations import get_activation
 from .divergences import w2_gaussian_p0  # noqa: F401  (re-exported: the W2 of adversary C)
@@ -277,6 +277,7 @@ class Adversary:
         return self.tier == "exact"
 
 
+@guard_numerics
 def adversary_shrink_u(H1, H2, Lambda: float) -> Adversary:
     """(A) ``Law(theta, c u)``: solve ``lambda_min(c^2 H1(p0) + H2(p0)) = Lambda/2``; W2 = 1 - c.
 
@@ -472,6 +473,7 @@ def _grad_norm2(rule, act, Gm, V):
 _MULTIPLE_RTOL = 1e-6
 
 
+@guard_numerics
 def linear_response_radius(X, act, H0, Lambda: float, K: int = 40) -> Adversary:
     """(D) ``R_lin = (Lambda/2) / max_v ||grad k_v||_{L2(p0)}`` over the bottom eigenspace of H(p0) (estimate).
 

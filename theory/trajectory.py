@@ -30,7 +30,7 @@ from typing import Optional, Tuple
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_vector
+from ._validation import guard_numerics, as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_vector
 from .divergences import kl_gaussian_p0, w2_squared_gaussian, w2_squared_gaussian_p0
 from .dynamics import Dynamics, State, Trajectory
 from .errors import DomainError, MissingDerivativeError, ShapeError
@@ -162,6 +162,7 @@ class PathEvidence:
         return replica_mean_se(getattr(self, name), axis=1)
 
 
+@guard_numerics
 def gronwall_envelope(t, lam_min, b_norm, r0_norm, alpha: float, lam: float, n: int) -> np.ndarray:
     """The Groenwall envelope B(t) of docs/claims.md#lemma-52 on a record grid, shape like ``lam_min`` (N, ...).
 
@@ -266,6 +267,7 @@ def path_evidence(run, X, y, Lambda: float, symmetric: Optional[bool] = None) ->
         premises_hold=np.logical_and.accumulate(op_h & op_m))
 
 
+@guard_numerics
 def ntk_linearised_residual(t, r0, H0, alpha: float, n: Optional[int] = None, dt: Optional[float] = None) -> np.ndarray:
     """The NTK-linearised residual ``r' = -(2 alpha^2/n) H(p0) r``, ``r(0) = r0`` (docs/model.md#residual-ode with H(p_t) = H(p0), b = 0).
 
@@ -348,6 +350,7 @@ def slack_orders(observed, bound) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ t = infinity
+@guard_numerics
 def gibbs_moments(sol, X) -> Tuple[np.ndarray, np.ndarray, float]:
     """Mean (k,), covariance (k, k) and ``E|w|^2`` of the Gibbs p* of a :class:`~theory.gibbs.GibbsSolution`.
 
@@ -430,6 +433,7 @@ def gibbs_evidence(X, y, act, alpha: float, lam: float, Lambda: float, K: Option
 
 
 # ------------------------------------------------------------------------------ extrapolation
+@guard_numerics
 def richardson(coarse, fine, ratio: float, order: float):
     """Richardson extrapolation ``fine + (fine - coarse) / (ratio^order - 1)`` of a quantity with an
     error ``~ h^order`` measured at ``h`` (coarse) and ``h / ratio`` (fine)."""
