@@ -127,7 +127,11 @@ def _cells(r: VariantResult) -> Dict[str, str]:
     out = {"variant": r.variant_id, "expected": r.expected, "outcome": _outcome_cell(r),
            "cases": cases + ("*" if getattr(r, "truncated", None) else ""), "decided": _decided(r)}
     out.update({abbr: str(r.counts.get(s.value, 0)) for abbr, s in _STATUS_ABBR})
-    out.update({"min slack": _num(tight.get("slack")), "ratio": _num(tight.get("slack_ratio")), "rho*": rho,
+    # the claim's own ratio where the check reports one (probability claims: at the delta-quantile),
+    # else the tightest verdict's slack ratio (docs/verdicts.md#power-and-sensitivity)
+    found = (getattr(r, "sensitivity", None) or {}).get("ratio_found")
+    ratio = found if found is not None else tight.get("slack_ratio")
+    out.update({"min slack": _num(tight.get("slack")), "ratio": _num(ratio), "rho*": rho,
                 "eps ci": eps_ci, "eps hunt": eps_hunt, "time": f"{r.elapsed_s:.1f}s"})
     return out
 
