@@ -11,19 +11,9 @@ from checks import algorithm_1 as alg
 from checks.registry import Expected, get_variant
 from checks.verdict import Status, Tier
 from theory.rates import fit_power_law
+from _helpers import finite_numbers
 
 ALGORITHM, KERNEL = alg.EXAMPLE_ALGORITHM, alg.EXAMPLE_KERNEL
-
-
-def _finite_numbers(obj):
-    """Every number in a JSON-able structure is finite (None allowed for 'not applicable')."""
-    if isinstance(obj, dict):
-        return all(_finite_numbers(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return all(_finite_numbers(v) for v in obj)
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    return True
 
 
 # -- Algorithm 1 as printed (E1) ----------------------------------------------------------------
@@ -53,7 +43,7 @@ def test_corrected_algorithm_holds_on_the_extrapolated_ladder():
     assert lo <= e["rate_m"] <= hi and e["rate_m_se"] > 0
     # the common-noise pair measures the O(dt) term to better than the replica noise of one level
     assert e["dt_term_rel_se"] < v.stderr
-    assert _finite_numbers(v.to_dict()["extra"])
+    assert finite_numbers(v.to_dict()["extra"])
 
 
 @pytest.mark.claim("algorithm-1/corrected")
@@ -84,7 +74,7 @@ def test_corrected_variant_declares_its_decided_minimum():
 def test_algorithm_audit_reports_the_order_in_m():
     v = alg.audit_algorithm(ALGORITHM)
     assert v.observed == v.extra["rate_m"] and v.stderr == v.extra["rate_m_se"]
-    assert math.isfinite(v.observed) and _finite_numbers(v.to_dict()["extra"])
+    assert math.isfinite(v.observed) and finite_numbers(v.to_dict()["extra"])
 
 
 # -- kernel regime: an audit ----------------------------------------------------------------------
@@ -109,7 +99,7 @@ def test_kernel_regime_audit_spans_two_decades_with_a_fitted_exponent():
     assert fit is not None and fit["ci"][0] <= e["exponent"] <= fit["ci"][1] and e["exponent"] < 0
     # a fit over fewer than two resolved decades says so instead of reporting an exponent as decided
     assert (v.inconclusive is not None) == (fit["decades"] < 1.99)
-    assert _finite_numbers(v.to_dict()["extra"])
+    assert finite_numbers(v.to_dict()["extra"])
 
 
 # -- theory.rates ---------------------------------------------------------------------------------

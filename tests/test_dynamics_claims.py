@@ -11,20 +11,10 @@ from hypothesis import given, settings
 
 from checks import dynamics_claims as dc
 from checks.verdict import Status, Tier
+from _helpers import finite_numbers
 
 PATH, T_INF = dc.EXAMPLE_PATH, dc.EXAMPLE_T_INF
 THEOREM = dc.EXAMPLE_THEOREM
-
-
-def _finite_numbers(obj):
-    """Every number in a JSON-able structure is finite (None allowed for 'not applicable')."""
-    if isinstance(obj, dict):
-        return all(_finite_numbers(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return all(_finite_numbers(v) for v in obj)
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    return True
 
 
 # -- Lemma 5.2 ----------------------------------------------------------------------------------
@@ -55,7 +45,7 @@ def test_lemma_5_2_audit_is_finite():
     v = dc.audit_lemma_5_2(PATH)
     assert math.isfinite(v.observed) and v.observed > 0
     assert v.extra["finite_width_bias_sqrt_loss"] >= 0
-    assert _finite_numbers(v.to_dict()["extra"])
+    assert finite_numbers(v.to_dict()["extra"])
 
 
 def test_lemma_5_2_mutants_are_caught():
@@ -121,7 +111,7 @@ def test_lemma_5_3_finite_width_moment_excess_is_no_violation():
 @pytest.mark.claim("lemma-5.3/audit")
 def test_lemma_5_3_audit_and_mutant():
     v = dc.audit_lemma_5_3(PATH)
-    assert v.observed > 4 and _finite_numbers(v.to_dict()["extra"])    # docs/claims.md#lemma-53: slack >= 1e6 in our runs
+    assert v.observed > 4 and finite_numbers(v.to_dict()["extra"])    # docs/claims.md#lemma-53: slack >= 1e6 in our runs
     big_alpha = {**T_INF, "bias_frac": 1e-5}
     assert dc.mutant_check_l53_alpha_power_4(big_alpha).status is Status.VIOLATED
 
@@ -159,7 +149,7 @@ def test_theorem_4_4_audit_quantities():
     assert 0 <= e["max_w2_upper_over_R"] < 0.5                      # W2 <= R/2, the proof's step 3
     assert e["min_lam_ratio"] >= 0.5 and e["max_moment_ratio"] <= 1.0  # OP-H, OP-M hold at alpha_min
     assert e["alpha_min_n_exponent"] > 3                              # E9
-    assert _finite_numbers(v.to_dict()["extra"])
+    assert finite_numbers(v.to_dict()["extra"])
 
 
 # Algorithm 1 and the kernel regime: tests/test_algorithm_1.py
