@@ -605,7 +605,7 @@ def _gap(paths_args: str, cats: str, reason: str) -> None:
 
 
 _gap("bounds.alpha_min:lambda0",
-     "vague", "theory/bounds.py: 'overflowed for arguments ()' names no argument")
+     "vague", "theory/bounds.py: lambda0 = 1e-300 makes R underflow to 0; the error names R, not lambda0")
 _gap("generalisation.lemma56_rhs:complexity generalisation.theorem45_chain:weights", "vague",
      "theory/generalisation.py: the message names 'rademacher' for complexity")
 _gap("gibbs.linearised_gibbs:X", "silent", "theory/gibbs.py: KL_limit = inf when H2 underflows")
