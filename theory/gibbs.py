@@ -129,6 +129,7 @@ def _check_problem(X, y, act, alpha, lam):
     # alpha^2/lam^2); refuse before they overflow instead of a ZeroDivisionError deep inside.
     check_scale("alpha", alpha, alpha, why="alpha")
     check_scale("lam", lam, alpha / lam, why="alpha/lam")
+    check_scale("lam", lam, lam, why="lam (the Hessian divides by lam^2)")
     return X, y, act, alpha, lam
 
 

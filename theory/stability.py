@@ -290,6 +290,9 @@ def adversary_shrink_u(H1, H2, Lambda: float) -> Adversary:
     lam = lambda c: float(np.linalg.eigvalsh(c * c * H1 + H2)[0])  # noqa: E731
     if lam(0.0) > 0.5 * Lambda:
         return Adversary("A", "exact", math.inf, lam(0.0), {"c": 0.0})
+    if lam(1.0) < 0.5 * Lambda:  # c = 1 is p0 itself: Lambda cannot be lambda_min(H1 + H2)
+        raise DomainError(f"Lambda = {Lambda!r} exceeds 2 lambda_min(H1 + H2) = {2.0 * lam(1.0)!r}: it is not "
+                          "lambda_min(H(p0)) of these Gram matrices")
     c = optimize.brentq(lambda s: lam(s) - 0.5 * Lambda, 0.0, 1.0, xtol=1e-14, rtol=1e-14)
     return Adversary("A", "exact", 1.0 - c, lam(c), {"c": c})
 

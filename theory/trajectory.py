@@ -71,6 +71,8 @@ def plugin_w2_sq_bias(k: int, m: int, symmetric: bool = True) -> float:
 def replica_mean_se(x, axis: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     """Mean over the replica axis and its standard error ``std(ddof=1)/sqrt(R)`` (needs R >= 2)."""
     x = as_float_array("x", x)
+    if x.size == 0 or x.ndim == 0:
+        raise ShapeError(f"x must hold replicas along axis {axis}, got shape {x.shape}")
     R = x.shape[axis]
     if R < 2:
         raise DomainError(f"standard errors need at least 2 replicas, got R={R}")
@@ -345,6 +347,11 @@ def resolving_window(tau, bias_term: float, floor: float, factor: float = 2.0) -
 def slack_orders(observed, bound) -> np.ndarray:
     """``log10(bound / observed)``: the slack of ``observed <= bound`` in orders of magnitude (inf at 0)."""
     o, b = as_float_array("observed", observed), as_float_array("bound", bound)
+    for name, a in (("observed", o), ("bound", b)):
+        if a.size == 0:
+            raise ShapeError(f"{name} is empty")
+    if o.ndim and b.ndim and o.shape != b.shape:
+        raise ShapeError(f"observed and bound must have one shape (or one be a scalar), got {o.shape} and {b.shape}")
     with np.errstate(divide="ignore"):
         return np.where(o > 0, np.log10(np.maximum(b, 1e-300) / np.where(o > 0, o, 1.0)), np.inf)
 
