@@ -172,7 +172,7 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _figure_size(name: str) -> Tuple[float, float]:
-    return {"slack": (11, 4.2), "loss-vs-bounds": (11, 7.5)}.get(name, (9, 4))
+    return {"slack": (11, 4.2), "loss-vs-bounds": (11, 7.5), "exponents": (16, 4)}.get(name, (9, 4))
 
 
 @register_plot("lemma-5.1", "pmin")
@@ -194,6 +194,55 @@ def lemma_5_1_pmin(results: Sequence[Any], fig) -> bool:
         ax.set_ylabel("P_min")
         ax.legend(fontsize="small")
     fig.suptitle("lemma-5.1: smallest admissible P")
+    return True
+
+
+#: headline variant -> (x key, y key, x label, y label, reference slope: a number, an extra key, or None)
+_FITS = {
+    "krr": ("alphas", "gap_H2", "alpha", "relative gap of f(p*) to H2 kernel ridge", -2.0),
+    "kl-rate": ("alphas", "series", "alpha", "KL(p* || p0)", "paper_exponent"),
+    "loss-rate": ("alphas", "series", "alpha", "L(p*)", "paper_exponent"),
+    "displacement": ("alpha", "w2sq_upper", "alpha", "W2(p_T, p0)^2, upper bracket", -2.0),
+    "lambda-n": ("n", "Lambda", "n", "Lambda = lambda_min(H(p0))", -2.0),
+}
+
+
+def _fit_data(r, xkey: str, ykey: str):
+    """The first kept verdict of ``r`` whose extra holds a series to plot (positive values only)."""
+    for k in [*(r.kept or []), {"extra": (r.tightest or {}).get("extra", {})}]:
+        e = k.get("extra") or {}
+        xs, ys = e.get(xkey), e.get(ykey)
+        if isinstance(xs, list) and isinstance(ys, list) and len(xs) == len(ys) and len(xs) >= 2:
+            pts = [(_real(a), _real(b)) for a, b in zip(xs, ys) if _real(a) > 0 and _real(b) > 0]
+            if len(pts) >= 2:
+                return pts, e
+    return None, None
+
+
+@register_plot("headline", "exponents")
+def headline_exponents(results: Sequence[Any], fig) -> bool:
+    """Log-log panels of the headline series with the paper's slope through the last point (dashed)."""
+    panels = [(r, _FITS[r.name]) for r in results if r.name in _FITS]
+    data = [(r, spec, *_fit_data(r, spec[0], spec[1])) for r, spec in panels]
+    data = [d for d in data if d[2] is not None]
+    if not data:
+        return False
+    for i, (r, (xk, yk, xl, yl, ref), pts, e) in enumerate(data):
+        ax = fig.add_subplot(1, len(data), i + 1)
+        xs, ys = zip(*pts)
+        ax.loglog(xs, ys, "o-", label="measured")
+        slope = _real(e.get(ref)) if isinstance(ref, str) else ref
+        if slope is not None and math.isfinite(slope):
+            x0, y0 = xs[-1], ys[-1]
+            ax.loglog(xs, [y0 * (x / x0) ** slope for x in xs], "--", label=f"slope {slope:g} (paper)")
+        fitted = e.get("exponent")
+        ax.set_title(f"{r.variant_id}" + (f"\nfitted exponent {_real(fitted):.3g}" if fitted is not None else ""),
+                     fontsize="small")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl, fontsize="small")
+        ax.legend(fontsize="x-small")
+    fig.suptitle("the paper's headline: measured series against the paper's rates")
+    fig.subplots_adjust(top=0.78, wspace=0.45)
     return True
 
 
