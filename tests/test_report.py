@@ -365,3 +365,20 @@ def test_loss_vs_bounds_has_title_case_labels_legend_off_the_curves_and_caption(
     caption = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
     assert "Gronwall / sqrt n: the Gronwall envelope" in caption and "divided by sqrt n" in caption
     assert "Finite-width floor" in caption
+
+
+def test_headline_exponent_plot_draws_the_series_and_the_paper_slope(tmp_path):
+    """A headline result whose verdicts carry a series gets a log-log panel; one without a series gets none."""
+    from matplotlib.figure import Figure
+
+    from checks.plots import headline_exponents
+
+    r = runner.VariantResult("headline/kl-rate", "headline", "headline", "kl-rate", "holds", "exact")
+    r.kept = [{"status": "HOLDS", "extra": {"alphas": [1.0, 10.0, 100.0], "series": [1.0, 1e-2, 1e-4],
+                                             "paper_exponent": -2.0, "exponent": -2.0}}]
+    fig = Figure()
+    assert headline_exponents([r], fig)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 2 and "slope -2" in ax.get_legend().get_texts()[1].get_text()
+    empty = runner.VariantResult("headline/kl-rate", "headline", "headline", "kl-rate", "holds", "exact")
+    assert not headline_exponents([empty], Figure())
