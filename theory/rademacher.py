@@ -540,6 +540,18 @@ def _hs_value(n, act, alpha, M, order, zmax, pad):
 HS_MAX_M = 1e6
 
 
+def _check_hs(n, act, alpha, M):
+    """The arguments of the Hubbard-Stratonovich routes: n >= 1, an odd activation, M <= :data:`HS_MAX_M`."""
+    n = check_int("n", n, minimum=1)
+    act, alpha, M = _check_common(act, alpha, M)
+    if M > HS_MAX_M:
+        raise DomainError(f"M = {M!r} is beyond the Hubbard-Stratonovich route (M <= {HS_MAX_M:g}: its zeta-grid grows "
+                          "like sqrt(M), 1.3 s at M = 1e6 and minutes at 1e9); rademacher() computes any M")
+    if not act.odd:
+        raise DomainError(f"act must be odd for the Hubbard-Stratonovich reduction, got {act.name!r}")
+    return n, act, alpha, M
+
+
 @guard_numerics
 def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = None,
                                quad_rtol: float = QUAD_RTOL) -> RademacherResult:
@@ -551,13 +563,7 @@ def rademacher_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int] = 
     points per panel; Z-panels adapted to the scale of ht); the fine rule doubles the order and
     widens both ranges, so the difference also measures truncation; refined once more if needed.
     """
-    n = check_int("n", n, minimum=1)
-    act, alpha, M = _check_common(act, alpha, M)
-    if M > HS_MAX_M:
-        raise DomainError(f"M = {M!r} is beyond the Hubbard-Stratonovich route (M <= {HS_MAX_M:g}: its zeta-grid grows "
-                          "like sqrt(M), 1.3 s at M = 1e6 and minutes at 1e9); rademacher() computes any M")
-    if not act.odd:
-        raise DomainError(f"act must be odd for the Hubbard-Stratonovich reduction, got {act.name!r}")
+    n, act, alpha, M = _check_hs(n, act, alpha, M)
     quad_rtol = check_positive("quad_rtol", quad_rtol)
     order = _HS_ORDER if order is None else check_int("order", order, minimum=2, maximum=64)
     # Z-range: phi(12) ~ e^{-72}; a wide ht(z/s) saturates only at z ~ s log t / 2, so the range
@@ -603,13 +609,7 @@ def primal_witness_orthonormal_odd(n: int, act, alpha, M, *, order: Optional[int
     beta is beta* (solved on the fine rule) times ``1 - eta``, eta = 1e-6, 1e-5, ... until the fine KL plus
     its refinement difference is <= M; rules as in :func:`rademacher_orthonormal_odd`.
     """
-    n = check_int("n", n, minimum=1)
-    act, alpha, M = _check_common(act, alpha, M)
-    if M > HS_MAX_M:
-        raise DomainError(f"M = {M!r} is beyond the Hubbard-Stratonovich route (M <= {HS_MAX_M:g}: its zeta-grid grows "
-                          "like sqrt(M), 1.3 s at M = 1e6 and minutes at 1e9); rademacher() computes any M")
-    if not act.odd:
-        raise DomainError(f"act must be odd for the Hubbard-Stratonovich reduction, got {act.name!r}")
+    n, act, alpha, M = _check_hs(n, act, alpha, M)
     order = _HS_ORDER if order is None else check_int("order", order, minimum=2, maximum=64)
     zmax, pad = max(12.0, 6.0 * act.s), _HS_PAD
     coarse = _HSTilt(n, alpha, act.G1, _half_line_rule(act.s, order, zmax), act.h, order, pad)
