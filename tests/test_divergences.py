@@ -378,3 +378,59 @@ def test_w2_and_kl_far_from_equality_match_mpmath(seed, k):
     m2, S2 = random_gaussian(rng, k)
     assert w2_squared_gaussian(m1, S1, m2, S2) == pytest.approx(_mp_w2_squared(m1, S1, m2, S2), rel=1e-12)
     assert kl_gaussian(m1, S1, m2, S2) == pytest.approx(_mp_kl(m1, S1, m2, S2), rel=1e-12)
+
+
+# ------------------------------------------------------------------------------ stacked forms
+def _stacks(seed: int, B: int = 120, k: int = 3):
+    """Random stacks with near-equal pairs, singular ones and pairs that need the swap."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(B, k, k))
+    S1 = 0.2 * np.eye(k) + 0.3 * A @ np.swapaxes(A, 1, 2)
+    S2 = np.eye(k) + 1e-9 * (A + np.swapaxes(A, 1, 2))
+    S2[:30] = S1[:30] + 1e-10 * np.eye(k)           # near equality: the Bures sum of squares
+    S1[90:100] = np.diag([1.0] + [0.0] * (k - 1))    # S1 singular: the swap makes it S1 again
+    S2[95:100] = np.diag([0.0] * (k - 1) + [2.0])    # both singular: the trace formula
+    m1 = rng.normal(size=(B, k))
+    return m1, S1, m1 + 1e-6 * rng.normal(size=(B, k)), S2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stacked_divergences_match_the_scalar_functions(seed):
+    from theory._gaussian_stacks import kl_gaussian_p0_stack, w2_squared_gaussian_p0_stack, w2_squared_gaussian_stack
+    from theory.divergences import kl_gaussian_p0, w2_squared_gaussian, w2_squared_gaussian_p0
+
+    m1, S1, m2, S2 = _stacks(seed)
+    B = len(m1)
+    w2 = w2_squared_gaussian_stack(m1.reshape(4, -1, 3), S1.reshape(4, -1, 3, 3), m2.reshape(4, -1, 3),
+                                   S2.reshape(4, -1, 3, 3))
+    assert w2.shape == (4, B // 4)
+    ref = np.array([w2_squared_gaussian(m1[i], S1[i], m2[i], S2[i]) for i in range(B)])
+    np.testing.assert_allclose(w2.ravel(), ref, rtol=1e-13, atol=1e-300)
+    S = S2.copy()
+    S[95:100] = np.eye(3)   # KL needs positive definite covariances
+    np.testing.assert_allclose(kl_gaussian_p0_stack(m1, S), [kl_gaussian_p0(m1[i], S[i]) for i in range(B)],
+                               rtol=1e-13)
+    np.testing.assert_allclose(w2_squared_gaussian_p0_stack(m1, S1),
+                               [w2_squared_gaussian_p0(m1[i], S1[i]) for i in range(B)], rtol=1e-13)
+
+
+def test_stacked_divergences_refuse_bad_stacks_by_index():
+    from theory._gaussian_stacks import kl_gaussian_p0_stack, w2_squared_gaussian_stack
+    from theory.errors import DomainError, NonFiniteError, ShapeError
+
+    m = np.zeros((3, 2))
+    S = np.stack([np.eye(2)] * 3)
+    bad = S.copy()
+    bad[1] = [[1.0, 0.5], [0.0, 1.0]]
+    with pytest.raises(DomainError, match=r"S1\[1\] must be symmetric"):
+        w2_squared_gaussian_stack(m, bad, m, S)
+    neg = S.copy()
+    neg[2] = np.diag([1.0, -0.1])
+    with pytest.raises(DomainError, match=r"S2\[2\] must be positive semi-definite"):
+        w2_squared_gaussian_stack(m, S, m, neg)
+    with pytest.raises(DomainError, match=r"cov\[2\] must be positive definite"):
+        kl_gaussian_p0_stack(m, np.where(np.arange(3)[:, None, None] == 2, 0.0, S))
+    with pytest.raises(ShapeError, match="S1 must have shape"):
+        w2_squared_gaussian_stack(m, S[:, :1], m, S)
+    with pytest.raises(NonFiniteError, match="must be finite"):
+        kl_gaussian_p0_stack(np.full((3, 2), np.nan), S)

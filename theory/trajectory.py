@@ -31,7 +31,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._validation import guard_numerics, as_float_array, check_int, check_matrix, check_nonnegative, check_positive, check_vector
-from .divergences import kl_gaussian_p0, w2_squared_gaussian, w2_squared_gaussian_p0
+from ._gaussian_stacks import kl_gaussian_p0_stack, w2_squared_gaussian_p0_stack, w2_squared_gaussian_stack
+from .divergences import w2_squared_gaussian_p0
 from .dynamics import Dynamics, State, Trajectory
 from .errors import DomainError, MissingDerivativeError, ShapeError
 
@@ -242,13 +243,13 @@ def path_evidence(run, X, y, Lambda: float, symmetric: Optional[bool] = None) ->
     k, m = d + 1, cfg.m
     sym = cfg.symmetric if symmetric is None else bool(symmetric)
     N, R = traj.loss.shape
+    # One stacked call per divergence over all (record, replica) pairs (theory._gaussian_stacks).
     if ref is None:
-        w2sq = np.array([[w2_squared_gaussian_p0(traj.mean[i, r], traj.cov[i, r]) for r in range(R)] for i in range(N)])
+        w2sq = w2_squared_gaussian_p0_stack(traj.mean, traj.cov)
         w2_lower = np.sqrt(np.maximum(w2sq - plugin_w2_sq_bias(k, m, sym), 0.0))
     else:
-        w2_lower = np.sqrt(np.array([[w2_squared_gaussian(traj.mean[i, r], traj.cov[i, r], ref[0][i, r], ref[1][i, r])
-                                      for r in range(R)] for i in range(N)]))
-    kl = np.array([[kl_gaussian_p0(traj.mean[i, r], traj.cov[i, r]) for r in range(R)] for i in range(N)])
+        w2_lower = np.sqrt(w2_squared_gaussian_stack(traj.mean, traj.cov, ref[0], ref[1]))
+    kl = kl_gaussian_p0_stack(traj.mean, traj.cov)
     rnorm = np.linalg.norm(traj.residual, axis=-1)
     gron = gronwall_envelope(traj.t_phys, traj.lam_min_H, np.linalg.norm(traj.b, axis=-1), rnorm[0],
                              cfg.alpha, cfg.lam, n)
