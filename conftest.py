@@ -16,7 +16,13 @@ gives the same verdicts everywhere.  Select another with ``--hypothesis-profile 
 Hypothesis's plugin after this hook) or ``GNTK_PROFILE``; a bad value is a usage error.
 """
 
+import os
+
 import pytest
+
+#: Under pytest-xdist every worker keeps BLAS to one thread: two workers on two cores, each with its own
+#: OpenBLAS pool, oversubscribe the machine, and the suite's products are small (checks.runner.one_blas_thread).
+_BLAS_LIMIT = None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -24,6 +30,12 @@ def pytest_configure(config):
     from hypothesis import settings
 
     from checks.profiles import ProfileError, active_profile, ensure_registered
+
+    global _BLAS_LIMIT
+    if os.environ.get("PYTEST_XDIST_WORKER") and _BLAS_LIMIT is None:
+        from threadpoolctl import threadpool_limits
+
+        _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
     ensure_registered()
     try:

@@ -40,12 +40,14 @@ from hypothesis import HealthCheck, Phase, event, given, note, reject, settings,
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
+from threadpoolctl import threadpool_limits
+
 from .profiles import budget, ensure_registered, profile_name
 from .registry import Expected, Variant
 from .verdict import Status, Verdict
 
 __all__ = ["CounterexampleFound", "VariantResult", "ClaimSearch", "as_hypothesis_test", "run_variant",
-           "check_case", "new_result", "RESULTS", "OUTCOMES"]
+           "one_blas_thread", "check_case", "new_result", "RESULTS", "OUTCOMES"]
 
 #: Results of every run in this process, in order (the pytest plugin and the CLI report them).
 RESULTS: List["VariantResult"] = []
@@ -381,6 +383,10 @@ def as_hypothesis_test(variant: Variant, *, profile: Optional[str] = None, max_e
 
     @functools.wraps(claim_test)  # copies .hypothesis, is_hypothesis_test, the settings: a Hypothesis test
     def run_claim_test():
+        with one_blas_thread():
+            _run_search()
+
+    def _run_search():
         search.reset()
         search.t0 = time.perf_counter()
         found, raised = None, None
@@ -406,6 +412,18 @@ def as_hypothesis_test(variant: Variant, *, profile: Optional[str] = None, max_e
     run_claim_test.gntk_search = search
     run_claim_test.gntk_variant = variant
     return run_claim_test
+
+
+def one_blas_thread():
+    """BLAS (OpenBLAS/MKL) limited to one thread for a claim search (docs/architecture.md#speed).
+
+    Every BLAS call of a check is small (n <= 400 Grams, (256, d) x (d, n) blocks inside the compiled
+    particle step), where a second thread only adds its fork-join; on a shared or oversubscribed machine
+    (pytest-xdist workers, hunt workers, helpers) OpenBLAS's spinning threads cost far more: the exact Gram
+    of a 3-point case took 0.6 ms with one thread against 40-70 ms with two on this 2-core machine under
+    load (measured).  Parallelism lives one level up: numba's threads in the particle step, or processes.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def run_variant(variant: Variant, *, profile: Optional[str] = None, max_examples: Optional[int] = None,
