@@ -25,7 +25,13 @@ Every particle quantity is an estimate (tier S): standard errors come from indep
 an excess counts only beyond z = 5 of them AND when a fresh-seed re-run at 4m and dt/2 shows it too
 (docs/verdicts.md); each verdict's ``extra`` names the width m and step it was measured at.  Cases are small
 JSON dicts (dataset keys of :func:`checks.strategies.dataset_cases`, an activation spec, hyperparameters,
-sizes from the active profile, one seed).  Mutants (falsified bounds) are listed in :data:`MUTANTS`.
+sizes from the active profile, one seed): ci draws n <= 3, d = 2, lam <= 0.03, m = 2000; dev and hunt
+draw up to n = 10 / 50, d = 6 / 20, lam = 0.3 / 1 and m per case (hunt: up to 1e6, capped by work and
+memory; checks._dynamics_common.case_ranges), and run large explicit cases (checks._dynamics_scale).
+Each verdict's ``extra`` records n, d, m, replicas, lam, alpha, lambda0, alpha lambda0 and the step in
+tau and in physical time (None at t = inf), for the report's slack-vs-size plot.  At t = inf with more
+than 3 independent inputs p* comes from scrambled Sobol rules (tier S, checks._dynamics_scale).
+Mutants (falsified bounds) are listed in :data:`MUTANTS`.
 """
 
 from __future__ import annotations
@@ -44,10 +50,12 @@ from theory.perturbation import perturbation_bound
 from theory.trajectory import (alpha_min_exponent, finite_width_floor, p_lower_exact_families, replica_mean_se,
                                resolving_window, slack_orders)
 
-from ._dynamics_common import (_DATA, _TAU_INF, Sizes, _base, _Ctx, _ctx, _data, _data_key, _estimated,  # noqa: F401
-                               _exact_t_inf, _failed, _gibbs, _gibbs_extra, _guard, _key, _path, _path_extra,
-                               _paths_cached, _paths_or_reason, _plain, _reg, _RUNS, _series, _simulate, _t_end,
-                               _t_inf_phys, _t_inf_premises, _window_pick, sizes)
+from ._dynamics_common import (_DATA, _TAU_INF, ProfileExamples, Sizes, _base, _Ctx, _ctx, _data,  # noqa: F401
+                               _data_key, _estimated, _exact_t_inf, _failed, _gibbs, _gibbs_extra, _guard, _key,
+                               _path, _path_extra, _paths_cached, _paths_or_reason, _plain, _reg, _RUNS, _series,
+                               _simulate, _sizes_extra, _t_end, _t_inf_phys, _t_inf_premises, _window_pick,
+                               case_ranges, sizes)
+from ._dynamics_scale import large_examples, needs_qmc, qmc_t_inf
 from .registry import Claim, Expected
 from .strategies import build_activation, log_uniform
 from .verdict import DEFAULT_Z as _Z
@@ -70,17 +78,19 @@ THEOREM_4_4 = Claim("theorem-4.4", "Theorem 4.4", "if alpha >= 8 sqrt(A2^2 + lam
 
 
 # ------------------------------------------------------------------------------ cases
-def dynamics_cases(modes: Sequence[str] = ("t_inf", "path")):
+def dynamics_cases(modes: Sequence[str] = ("t_inf", "path"), profile: Optional[str] = None):
     """Lemma 5.2 / 5.3 cases: lam, and alpha through ``bias_frac = A1 lam / (alpha lambda0^2)`` (so the
-    bias term is below 1 and the lemma can resolve something), plus ``mode``."""
-    return _base(sizes(), lam=log_uniform(1e-3, 3e-2), bias_frac=log_uniform(1e-5, 0.3),
-                 mode=st.sampled_from(list(modes)))
+    bias term is below 1 and the lemma can resolve something), plus ``mode``; n, d, lam, m drawn in the
+    ranges of the active (or named) profile (:func:`checks._dynamics_common.case_ranges`)."""
+    return _base(sizes(profile), case_ranges(profile), lam=log_uniform(*case_ranges(profile).lam),
+                 bias_frac=log_uniform(1e-5, 0.3), mode=st.sampled_from(list(modes)))
 
 
-def theorem_cases():
+def theorem_cases(profile: Optional[str] = None):
     """Theorem 4.4 cases: ``P_mode`` (a ``P_multiple`` of P_cert or of P_lo, or P_lo itself; see
-    :data:`P_MODES`), ``alpha_factor`` = alpha/alpha_min(P)."""
-    return _base(sizes(), lam=log_uniform(1e-3, 3e-2), P_mode=st.sampled_from(list(P_MODES)),
+    :data:`P_MODES`), ``alpha_factor`` = alpha/alpha_min(P); sizes as :func:`dynamics_cases`."""
+    return _base(sizes(profile), case_ranges(profile), lam=log_uniform(*case_ranges(profile).lam),
+                 P_mode=st.sampled_from(list(P_MODES)),
                  P_multiple=log_uniform(1.0, 100.0), alpha_factor=log_uniform(1.0, 10.0),
                  mode=st.sampled_from(["path", "t_inf"]))
 
@@ -98,8 +108,10 @@ def _l52_rhs(t_phys, ctx: _Ctx, rate: float = 1.0, bias: float = 1.0):
 
 def _l52_t_inf(case, name: str, bias: float = 1.0) -> Verdict:
     ctx = _ctx(case)
-    ge = _gibbs(case, ctx)
     bound = float(_l52_rhs(_t_inf_phys(ctx), ctx, 1.0, bias))
+    if needs_qmc(ctx.X):
+        return qmc_t_inf(f"lemma-5.2/{name}", case, ctx, "sqrt_loss", bound, extra={"bias_term": ctx.bias_term})
+    ge = _gibbs(case, ctx)
     return _exact_t_inf(f"lemma-5.2/{name}", case, ctx, ge, ge.sqrt_loss, bound,
                         ge.f_error + bound * ctx.lam_rel_error,
                         "Gibbs K vs 2K refinement of f (|d sqrt L| <= max|df|) + Gram refinement of lambda0^2",
@@ -123,7 +135,8 @@ def _l52_path(case, name: str, rate: float = 1.0, bias: float = 1.0) -> Verdict:
     premises = {"OP-H on every record": bool(ev.op_h.all()), "OP-M on every record": bool(ev.op_m.all()),
                 "L(p0) <= 1 (symmetric init, E17)": bool(sl[0] <= 1.0)}
     held = ev.premises_hold
-    extra = {**_path_extra(ev, ev4), "evaluated_at": f"path, tau <= {tau_end:.3g}", "bias_term": ctx.bias_term,
+    extra = {**_sizes_extra(case, ctx, ev.dt), **_path_extra(ev, ev4),
+             "evaluated_at": f"path, tau <= {tau_end:.3g}", "bias_term": ctx.bias_term,
              "floor": floor, "slack_orders_path": float(np.min(slack_orders(sl[held], rhs[held]))),
              "series": _series(ev, lemma_5_2=rhs), "events": ["mode=path"]}
     if not window.any():
@@ -190,8 +203,10 @@ def _l53_rhs(ctx: _Ctx, alpha_power: float = 2.0) -> float:
 
 def _l53_t_inf(case, name: str, alpha_power: float = 2.0) -> Verdict:
     ctx = _ctx(case)
-    ge = _gibbs(case, ctx)
     bound = _l53_rhs(ctx, alpha_power)
+    if needs_qmc(ctx.X):
+        return qmc_t_inf(f"lemma-5.3/{name}", case, ctx, "KL", bound)
+    ge = _gibbs(case, ctx)
     return _exact_t_inf(f"lemma-5.3/{name}", case, ctx, ge, ge.KL, bound,
                         ge.KL * ge.KL_rel_error + 2.0 * bound * ctx.lam_rel_error,
                         "Gibbs K vs 2K refinement of KL + Gram refinement of lambda0^4")
@@ -216,9 +231,11 @@ def _l53_path(case, name: str, alpha_power: float = 2.0, rhs: Optional[float] = 
     rhs = _l53_rhs(ctx, alpha_power) if rhs is None else float(rhs)   # an explicit rhs: tests of the brackets
     held = ev.premises_hold
     premises = {"OP-H on every record": bool(ev.op_h.all()), "OP-M on every record": bool(ev.op_m.all())}
-    extra = {**_path_extra(ev), "evaluated_at": f"path, tau <= {tau_end:.3g}", "kl_bracket_max": [
-        float(kl[held].max()), float(up[held].max())], "slack_orders_lower": float(slack_orders(kl[held].max(), rhs)),
+    extra = {**_sizes_extra(case, ctx, ev.dt), **_path_extra(ev), "evaluated_at": f"path, tau <= {tau_end:.3g}",
+        "kl_bracket_max": [float(kl[held].max()), float(up[held].max())],
+        "slack_orders_lower": float(slack_orders(kl[held].max(), rhs)),
         "slack_orders_energy_upper": float(slack_orders(up[held].max(), rhs)), "events": ["mode=path"]}
+    extra["slack_orders"] = extra["slack_orders_energy_upper"]   # of the upper bracket, the verdict's observed
     idx = np.flatnonzero(held)
     i_lo, i_up = int(idx[np.argmax(kl[idx])]), int(idx[np.argmax(up[idx] + _Z * se_up[idx])])
     lower, upper = float(kl[i_lo]), float(up[i_up])
@@ -330,8 +347,11 @@ def _thm_rhs(t_phys, ctx: _Ctx, rate: float = 1.0):
 
 def _thm_t_inf(case, name: str, rate: float = 1.0) -> Verdict:
     ctx, info, undecidable = _thm_ctx(case)
-    ge = _gibbs(case, ctx)
     bound = float(_thm_rhs(_t_inf_phys(ctx), ctx, rate))
+    if needs_qmc(ctx.X):
+        return qmc_t_inf(f"theorem-4.4/{name}", case, ctx, "loss", bound,
+                          premises={"(4.1): alpha >= alpha_min(P)": True}, undecidable=undecidable, extra=info)
+    ge = _gibbs(case, ctx)
     tol = 2.0 * ge.sqrt_loss * ge.f_error + ge.f_error ** 2 + 2.0 * bound * ctx.lam_rel_error
     return _exact_t_inf(f"theorem-4.4/{name}", case, ctx, ge, ge.loss, bound, tol,
                         "Gibbs K vs 2K refinement of f (|dL| <= 2 sqrt(L) df + df^2) + Gram refinement of lambda0^4",
@@ -353,7 +373,8 @@ def _thm_path(case, name: str, rate: float = 1.0) -> Verdict:
     rhs = _thm_rhs(ev.t_phys, ctx, rate)
     # The theorem claims every t (t* = inf under (4.1)), so the premises do not cut the window here.
     window = resolving_window(ev.tau, ctx.bias_term, floor) & (ev.tau > 0)
-    extra = {**_path_extra(ev, ev4), **info, "evaluated_at": f"path, tau <= {tau_end:.3g}", "floor": floor,
+    extra = {**_sizes_extra(case, ctx, ev.dt), **_path_extra(ev, ev4), **info,
+             "evaluated_at": f"path, tau <= {tau_end:.3g}", "floor": floor,
              "max_w2_upper_over_R": float(ev.w2_upper.max() / info["R"]),
              "series": _series(ev, theorem_4_4_sqrt=np.sqrt(rhs), lemma_5_2=_l52_rhs(ev.t_phys, ctx)),
              "events": ["mode=path", f"P_mode={case['P_mode']}"]}
@@ -446,6 +467,9 @@ EXAMPLE_THEOREM = {**_DATA, "lam": 0.005, "P_mode": "multiple", "P_multiple": 2.
 EXAMPLE_THEOREM_CERTIFIED = {**EXAMPLE_THEOREM, "P_mode": "certified"}
 
 H, R_ = Expected.HOLDS, Expected.REPORT
+#: Large explicit cases run only under dev and hunt (issue 14; checks._dynamics_scale.large_examples).
+_LARGE_DYN = large_examples(bias_frac=0.05)
+_LARGE_THM = large_examples(P_mode="certified", P_multiple=1.0, alpha_factor=2.0)
 #: Tightest cases of the ci searches (the default `gntk-check verify` run of 2026-12-06 for Lemmas 5.2 and 5.3),
 #: the best-known ratios rho* (not a long hunt: the dynamics variants are too slow for one on 2 cores).
 _RHO_52 = {"n": 3, "d": 2, "seed": 44054, "labels": "continuous", "r_min": 0.5, "min_angle_deg": 30.0,
@@ -459,7 +483,7 @@ _RHO_44 = {**_DATA, "seed": 0, "lam": 0.001, "P_mode": "certified", "P_multiple"
            "mode": "path"}
 _reg(LEMMA_5_2, "stated", H, Tier.ESTIMATED, "sqrt L(p_t) <= e^{-tau} + A1 lam/(alpha lambda0^2) on the resolving "
      "window while OP-H/OP-M hold (tier S, m and 4m), and at t = inf from p* (tier E)", dynamics_cases,
-     check_lemma_5_2, 16, (EXAMPLE_T_INF, EXAMPLE_PATH, _RHO_52), min_decided=8,
+     check_lemma_5_2, 16, ProfileExamples((EXAMPLE_T_INF, EXAMPLE_PATH, _RHO_52), _LARGE_DYN), min_decided=8,
      rho_star=6.7394, rho_star_source="best of the ci search (path, estimated, ratio 6.7394 +- noise); the t = inf "
      "route is looser by orders (E16)", rho_star_case=_RHO_52,
      min_decided_reason="both routes decide nearly always (a ci run decided 18 of 18: the t = inf slack is orders "
@@ -467,7 +491,8 @@ _reg(LEMMA_5_2, "stated", H, Tier.ESTIMATED, "sqrt L(p_t) <= e^{-tau} + A1 lam/(
                         "half decided would mean the resolving window or the Gibbs quadrature broke")
 _reg(LEMMA_5_3, "stated", H, Tier.ESTIMATED, "KL(p*) <= 4(A2^2 + lam A1^2)/(alpha^2 lambda0^4) (tier E); along runs "
      "(tier S) HOLDS from the energy upper bound (L(p0) - L(p_t))/lam, VIOLATED from the bias-corrected moment KL "
-     "lower bound, INCONCLUSIVE between", dynamics_cases, check_lemma_5_3, 16, (EXAMPLE_T_INF, EXAMPLE_PATH, _RHO_53),
+     "lower bound, INCONCLUSIVE between", dynamics_cases, check_lemma_5_3, 16,
+     ProfileExamples((EXAMPLE_T_INF, EXAMPLE_PATH, _RHO_53), _LARGE_DYN),
      min_decided=4, rho_star=50.53, rho_star_case=_RHO_53,
      rho_star_source="best of the ci search: a path case decided by the energy upper bracket (L(p0) - L(p_t))/lam, "
      "ratio 50.53 (the t = inf cases are looser, 3.3e5 at best); the moment lower bracket is ~1e-3 of the RHS, so a "
@@ -483,7 +508,8 @@ _reg(LEMMA_5_3, "audit", R_, Tier.ESTIMATED, "slack orders of Lemma 5.3 (KL*, mo
 _reg(THEOREM_4_4, "stated", H, Tier.ESTIMATED, "L(p_t) <= 2e^{-2 tau} + 2 A1^2 lam^2/(alpha^2 lambda0^4) at "
      "alpha >= alpha_min(P): runs in tau (tier S) and t = inf (tier E); a violation at a P not known to be "
      "admissible (below P_cert, where the perturbation bound proves Lemma 5.1) is INCONCLUSIVE",
-     theorem_cases, check_theorem_4_4, 10, (EXAMPLE_THEOREM, EXAMPLE_THEOREM_CERTIFIED, _RHO_44), min_decided=5,
+     theorem_cases, check_theorem_4_4, 10,
+     ProfileExamples((EXAMPLE_THEOREM, EXAMPLE_THEOREM_CERTIFIED, _RHO_44), _LARGE_THM), min_decided=5,
      rho_star=6.63337, rho_star_case=_RHO_44, rho_star_source="best of a ci search (path at alpha_min(P_cert), "
      "estimated, ratio 6.63337 +- noise)",
      min_decided_reason="the theorem's bound is Lemma 5.2's squared at alpha >= alpha_min, so both routes decide "

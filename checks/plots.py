@@ -5,6 +5,8 @@
   log10(slack ratio) panel that shows how loose a bound is when the normalised slack saturates.
 * :func:`loss_vs_bounds`: sqrt(L(p_t)) along simulated runs against the bounds, one labelled panel
   per case, the legend beside the panels and a caption saying what each curve is.
+* :func:`slack_vs_size` (``slack-vs-size.png``): slack orders of every dynamics verdict against n and
+  against alpha lambda0, across claims (a :data:`CROSS_PLOTS` entry, :func:`register_cross_plot`).
 * :func:`register_plot` / :data:`PLOTS`: claims add their own figures; :func:`write_plots` draws
   them all with the Agg canvas (no pyplot, no global backend state).
 """
@@ -17,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["PlotFunc", "PLOTS", "PlotOutcome", "register_plot", "slack_histogram", "loss_vs_bounds",
-           "write_plots", "PLOTS_EXTRA_HINT", "STATUS_STYLE", "LOSS_CAPTION"]
+           "write_plots", "PLOTS_EXTRA_HINT", "STATUS_STYLE", "LOSS_CAPTION", "CROSS_PLOTS", "register_cross_plot",
+           "slack_vs_size", "SIZE_CAPTION"]
 
 #: What to install when matplotlib is missing (named in the message of a skipped plot run).
 PLOTS_EXTRA_HINT = 'pip install "gntk-checks[plots]"'
@@ -172,7 +175,8 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _figure_size(name: str) -> Tuple[float, float]:
-    return {"slack": (11, 4.2), "loss-vs-bounds": (11, 7.5), "exponents": (16, 4)}.get(name, (9, 4))
+    return {"slack": (11, 4.2), "loss-vs-bounds": (11, 7.5), "exponents": (16, 4),
+            "slack-vs-size": (13, 5.5)}.get(name, (9, 4))
 
 
 @register_plot("lemma-5.1", "pmin")
@@ -204,6 +208,7 @@ _FITS = {
     "loss-rate": ("alphas", "series", "alpha", "L(p*)", "paper_exponent"),
     "displacement": ("alpha", "w2sq_upper", "alpha", "W2(p_T, p0)^2, upper bracket", -2.0),
     "lambda-n": ("n", "Lambda", "n", "Lambda = lambda_min(H(p0))", -2.0),
+    "transient-alpha-rate": ("alphas", "rate_t", "alpha", "fitted decay rate of L(p_t) in t", "paper_exponent"),
 }
 
 
@@ -246,6 +251,80 @@ def headline_exponents(results: Sequence[Any], fig) -> bool:
     return True
 
 
+#: Plots drawn over every (non-mutant) result at once, whatever its claim: name -> function, written as
+#: ``<prefix><name>.png``; :func:`register_cross_plot` adds one.
+CROSS_PLOTS: Dict[str, PlotFunc] = {}
+
+
+def register_cross_plot(name: str) -> Callable[[PlotFunc], PlotFunc]:
+    """Decorator: draw ``fn(all_results, figure)`` into ``<name>.png`` (one figure across claims)."""
+
+    def deco(fn: PlotFunc) -> PlotFunc:
+        CROSS_PLOTS[name] = fn
+        return fn
+
+    return deco
+
+
+SIZE_CAPTION = ("slack orders = log10(bound / observed) of a verdict 'observed <= bound': how many orders of "
+                "magnitude the paper's bound sits above what was measured (0: tight, < 0: above the bound).  Taken "
+                "from the verdict's extra['slack_orders'] (along a run: the smallest over the judged window; Lemma "
+                "5.3 on a run: of the energy upper bracket), else log10 of its slack ratio.  Colour: verdict status; "
+                "marker: variant.  n: training points; alpha lambda0: the output scale times lambda0 = "
+                "sqrt(Lambda/n), so tau = (alpha lambda0)^2 t.  Off-scale values (observed 0: infinite slack) are "
+                "counted in the corner.")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _size_points(results: Sequence[Any]) -> List[Tuple[str, str, float, float, float]]:
+    """``(variant, status, n, alpha lambda0, slack orders)`` of every kept verdict that records its sizes."""
+    pts = []
+    for r in results:
+        for k in r.kept or []:
+            e = k.get("extra") or {}
+            if e.get("n") is None or e.get("alpha_lambda0") is None:
+                continue
+            so = e.get("slack_orders")
+            if so is None and r.name != "audit":   # an audit's ratio is not bound/observed of a '<='
+                so = _log10_ratio(k.get("slack_ratio"))
+            if so is not None and not math.isnan(_real(so)):
+                pts.append((r.variant_id, k["status"], _real(e["n"]), _real(e["alpha_lambda0"]), _real(so)))
+    return pts
+
+
+@register_cross_plot("slack-vs-size")
+def slack_vs_size(results: Sequence[Any], fig) -> bool:
+    """Slack orders of every dynamics verdict against n (left) and alpha lambda0 (right, log x)."""
+    pts = _size_points(results)
+    if not pts:
+        return False
+    variants = sorted({p[0] for p in pts})
+    axes = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    off = sum(1 for p in pts if not math.isfinite(p[4]))
+    for vi, var in enumerate(variants):
+        for status in sorted({p[1] for p in pts if p[0] == var}):
+            sel = [p for p in pts if p[0] == var and p[1] == status and math.isfinite(p[4])]
+            colour, _, word = STATUS_STYLE.get(status, ("k", "", status.lower()))
+            style = dict(marker=_MARKERS[vi % len(_MARKERS)], color=colour, s=22, alpha=0.75,
+                         label=f"{var}: {word} ({len(sel)})")
+            axes[0].scatter([p[2] for p in sel], [p[4] for p in sel], **style)
+            axes[1].scatter([p[3] for p in sel], [p[4] for p in sel], **style)
+    axes[1].set_xscale("log")
+    for ax, xl in zip(axes, ("n (training points)", "alpha lambda0 (log)")):
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("slack orders log10(bound/observed)")
+    if off:
+        axes[0].text(0.02, 0.98, f"{off} off scale (infinite slack)", transform=axes[0].transAxes, va="top",
+                     fontsize="x-small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.79, 0.55),
+               fontsize="x-small", frameon=False)
+    fig.suptitle("dynamics claims: slack in orders of magnitude against the size of the case")
+    fig.text(0.01, 0.01, _wrap(SIZE_CAPTION, 160), fontsize="x-small", va="bottom")
+    fig.subplots_adjust(left=0.06, right=0.78, bottom=0.25, top=0.9, wspace=0.3)
+    return True
+
+
 def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutcome:
     """PNG plots of ``results`` in ``directory``: a slack panel per claim plus registered plots.
 
@@ -263,9 +342,10 @@ def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutc
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     by_claim: Dict[str, List[Any]] = {}
-    for r in sorted(results, key=lambda r: (r.claim_id, r.variant_id)):
-        if not (getattr(r, "mutant", False) or is_mutant_id(r.variant_id)):
-            by_claim.setdefault(r.claim_id, []).append(r)
+    kept = [r for r in sorted(results, key=lambda r: (r.claim_id, r.variant_id))
+            if not (getattr(r, "mutant", False) or is_mutant_id(r.variant_id))]
+    for r in kept:
+        by_claim.setdefault(r.claim_id, []).append(r)
     paths = []
     for cid, rs in by_claim.items():
         rs = sorted(rs, key=lambda r: ({"stated": 0, "corrected": 1, "probe": 2, "audit": 3}.get(r.name, 4), r.name))
@@ -276,4 +356,11 @@ def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutc
                 path = directory / f"{prefix}{pytest_id(cid)}-{name}.png"
                 fig.savefig(path, dpi=90)
                 paths.append(path)
+    for name, fn in CROSS_PLOTS.items():
+        fig = Figure(figsize=_figure_size(name))
+        FigureCanvasAgg(fig)
+        if fn(kept, fig):
+            path = directory / f"{prefix}{name}.png"
+            fig.savefig(path, dpi=90)
+            paths.append(path)
     return PlotOutcome(tuple(paths))

@@ -14,14 +14,15 @@ dev`` works wherever gntk-checks is installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, List, Optional
 
 from hypothesis import HealthCheck, Phase, settings
 
 __all__ = ["PROFILES", "Budget", "register_profiles", "ensure_registered", "active_profile", "budget",
-           "profile_name", "ProfileError", "ENV_PROFILE"]
+           "profile_name", "ProfileError", "ENV_PROFILE", "using_profile"]
 
 #: Environment variable selecting the profile of claim runs.
 ENV_PROFILE = "GNTK_PROFILE"
@@ -96,6 +97,7 @@ def profile_name(name: Optional[str] = None) -> str:
     ``name`` if given (validated); else the loaded Hypothesis profile when it is one of ours, also
     when a pytest option derived it (``--hypothesis-verbosity`` loads ``"dev-with-verbose-verbosity"``);
     else ``$GNTK_PROFILE`` or ``ci``.  So a user's own Hypothesis profile never sets claim budgets.
+    Inside :func:`using_profile` the profile it names comes first.
     """
     if name is not None:
         if not isinstance(name, str):
@@ -103,9 +105,31 @@ def profile_name(name: Optional[str] = None) -> str:
         if name not in PROFILES:
             raise ProfileError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
         return name
+    if _OVERRIDE:
+        return _OVERRIDE[-1]
     current = settings._current_profile or ""  # noqa: SLF001
     base = current.split("-with-")[0]
     return base if base in PROFILES else active_profile()
+
+
+#: Profiles made current by :func:`using_profile` (innermost last).
+_OVERRIDE: List[str] = []
+
+
+@contextlib.contextmanager
+def using_profile(name: Optional[str]) -> Iterator[str]:
+    """Within the block, :func:`profile_name` (and so :func:`budget`) answers ``name`` (validated).
+
+    The runner builds a variant's strategy and reads its explicit examples inside it, so that
+    ``gntk-check verify --profile dev`` draws the dev sizes whatever Hypothesis profile is loaded
+    (the case sizes of a strategy are fixed when it is built, not when it draws).
+    """
+    name = profile_name(name)
+    _OVERRIDE.append(name)
+    try:
+        yield name
+    finally:
+        _OVERRIDE.pop()
 
 
 def budget(profile: Optional[str] = None) -> Budget:

@@ -33,13 +33,15 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from theory.errors import GntkValueError
 
 from .mutants import is_mutant_id, kill_rates
-from .plots import PLOTS, PlotOutcome, register_plot, slack_histogram, write_plots  # noqa: F401 (re-exported)
+from .plots import (CROSS_PLOTS, PLOTS, PlotOutcome, register_cross_plot, register_plot,  # noqa: F401 (re-exported)
+                    slack_histogram, write_plots)
 from .runner import VariantResult
 from .verdict import Status, _jsonable
 
 __all__ = ["SCHEMA_PATH", "ReportSchemaError", "format_table", "format_markdown", "environment", "build_report",
            "validate", "check_report", "write_json", "load_report", "results_from_report",
-           "results_to_json", "results_from_json", "PlotOutcome", "register_plot", "PLOTS",
+           "results_to_json", "results_from_json", "PlotOutcome", "register_plot", "PLOTS", "register_cross_plot",
+           "CROSS_PLOTS",
            "write_plots", "short_case", "summary_line", "erratum_id", "replay_command", "OUTCOMES"]
 
 SCHEMA_PATH = Path(__file__).with_name("report_schema.json")

@@ -42,7 +42,7 @@ from hypothesis.errors import Unsatisfiable
 
 from threadpoolctl import threadpool_limits
 
-from .profiles import budget, ensure_registered, profile_name
+from .profiles import budget, ensure_registered, profile_name, using_profile
 from .registry import Expected, Variant
 from .verdict import Status, Verdict
 
@@ -328,7 +328,9 @@ class ClaimSearch:
     def run_explicit(self) -> Optional[Verdict]:
         """Run the variant's explicit examples; return the first VIOLATED one."""
         found = None
-        for case in self.variant.examples:
+        with using_profile(self.profile):     # some variants add examples under dev/hunt only
+            examples = tuple(self.variant.examples)
+        for case in examples:
             v = check_case(self.variant, dict(case))
             self.col.add(v, explicit=True)
             if v.status is Status.VIOLATED and found is None:
@@ -370,7 +372,8 @@ def as_hypothesis_test(variant: Variant, *, profile: Optional[str] = None, max_e
     search = ClaimSearch(variant, profile, max_examples, database, time_budget_s, shrink_budget_s)
 
     try:
-        strategy, strategy_error = variant.strategy(), None
+        with using_profile(search.profile):   # the strategy's sizes are the searched profile's
+            strategy, strategy_error = variant.strategy(), None
     except Exception as exc:  # noqa: BLE001 - a strategy that fails to build is this run's error
         strategy, strategy_error = st.nothing(), exc
 

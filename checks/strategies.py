@@ -40,6 +40,7 @@ __all__ = [
     "dataset_cases",
     "build_dataset",
     "separation_problem",
+    "direction_capacity",
     "MIN_RADIUS_GAP",
     "degenerate_dataset_cases",
     "build_degenerate_dataset",
@@ -100,18 +101,49 @@ def separation_problem(n: int, d: int, r_min: float, min_angle_deg: float):
     The promise (Assumption 4.3 by construction): every |x_i| in [r_min, 1] with r_min > 0 (no x = 0);
     in d = 1 consecutive radii at least :data:`MIN_RADIUS_GAP` apart (radii evenly spaced in
     [r_min, 1]); in d >= 2 no two directions within ``min_angle_deg`` of parallel or antipodal.  The
-    d >= 2 test ``n * min_angle < 180 degrees`` is exact in d = 2 and sufficient in d >= 3 (a planar
-    configuration embeds), so every accepted combination has a construction that cannot fail.
+    d >= 2 test ``n <= direction_capacity(d, min_angle_deg)`` is exact in d = 2 and sufficient in d >= 3
+    (planar configurations in orthogonal 2-planes), so every accepted combination has a construction that
+    cannot fail (n = 50 directions at 30 degrees need d >= 20).
     """
     if d == 1:
         if n > 1 and (1.0 - r_min) / (n - 1) < MIN_RADIUS_GAP * (1.0 - 1e-12):
             return (f"d=1 inputs are parallel and need distinct radii >= {MIN_RADIUS_GAP} apart in "
                     f"[r_min, 1]; n={n} with r_min={r_min!r} leaves a gap of {(1.0 - r_min) / (n - 1):.3g}")
         return None
-    if n * math.radians(min_angle_deg) >= math.pi:
-        return (f"n={n} directions cannot be pairwise {min_angle_deg!r} degrees from parallel and "
-                f"antipodal (needs n * min_angle_deg < 180)")
+    cap = direction_capacity(d, min_angle_deg)
+    if n > cap:
+        return (f"n={n} directions in R^{d} cannot be pairwise {min_angle_deg!r} degrees from parallel and "
+                f"antipodal by construction (at most {cap}: {_per_plane(min_angle_deg)} per 2-plane, "
+                f"needing k * min_angle_deg < 180, times {d // 2} orthogonal planes"
+                f"{' plus one axis' if d % 2 and cap > _per_plane(min_angle_deg) else ''})")
     return None
+
+
+def _per_plane(min_angle_deg: float) -> int:
+    """Most directions in one 2-plane pairwise ``min_angle`` from parallel and antipodal: the largest k
+    with ``k * min_angle < 180 degrees`` (the same float test as the planar construction)."""
+    gap = math.radians(min_angle_deg)
+    k = max(0, int(math.pi // gap) - 1)
+    while (k + 1) * gap < math.pi:
+        k += 1
+    return k
+
+
+def direction_capacity(d: int, min_angle_deg: float) -> int:
+    """How many directions of R^d (d >= 2) the construction of :func:`build_dataset` can always separate.
+
+    In d = 2 the planar count k (``k * min_angle < 180``) is exact.  In d >= 3 directions in orthogonal
+    2-planes are orthogonal, so d // 2 planes hold k each, and an odd d adds one axis: ``k (d // 2) +
+    d % 2`` (for min_angle = 90 degrees, k = 1, only the planar count is kept: exact orthogonality sits on
+    the boundary of the promise).  Rejection sampling often does better; this is what cannot fail.
+    """
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+        raise DomainError(f"d must be an integer >= 2 (directions in the plane or beyond), got {d!r}")
+    _check_separation_params(1.0, min_angle_deg)
+    k = _per_plane(min_angle_deg)
+    if d <= 2 or k < 2:
+        return k
+    return k * (d // 2) + d % 2
 
 
 def _check_range(name: str, value) -> Tuple[int, int]:
@@ -152,13 +184,15 @@ def dataset_cases(n: Tuple[int, int] = (2, 4), d: Tuple[int, int] = (1, 2), labe
             hi += 1
         return hi
 
-    # Feasibility is the same for every d >= 2, so the admissible d form an interval too.
+    # Feasibility grows with d >= 2 (direction_capacity), so the admissible d >= 2 form an interval
+    # [d_first, d[1]]; with d = 1 admissible too they are one interval unless d_first > 2.
     one_ok = d[0] == 1 and n_max(1) >= n[0]
-    many_ok = d[1] >= 2 and n_max(2) >= n[0]
-    if not (one_ok or many_ok):
+    d_first = next((dd for dd in range(max(d[0], 2), d[1] + 1)
+                    if separation_problem(n[0], dd, r_min, min_angle_deg) is None), None)
+    if not (one_ok or d_first):
         raise DomainError(f"no dataset size in n={n}, d={d} can honour the separation: "
                          f"{separation_problem(n[0], d[0], r_min, min_angle_deg)}")
-    d_lo, d_hi = (1 if one_ok else max(d[0], 2)), (d[1] if many_ok else 1)
+    d_lo, d_hi = (1 if one_ok else d_first), (d[1] if d_first else 1)
 
     def with_d(dd: int):
         return st.builds(
@@ -166,6 +200,8 @@ def dataset_cases(n: Tuple[int, int] = (2, 4), d: Tuple[int, int] = (1, 2), labe
                             "min_angle_deg": min_angle_deg},
             st.integers(n[0], n_max(dd)), seeds())
 
+    if one_ok and d_first is not None and d_first > 2:
+        return st.sampled_from([1, *range(d_first, d[1] + 1)]).flatmap(with_d)
     return st.integers(d_lo, d_hi).flatmap(with_d)
 
 
@@ -195,9 +231,26 @@ def _separated_directions(rng: np.random.Generator, n: int, d: int, min_angle_de
             if len(out) == n:
                 return np.array(out)
     # Rejection sampling ran out (a crowded sphere): a planar configuration in a random 2-plane
-    # keeps the promise, since separation_problem accepted n * min_angle < 180 degrees.
-    q, _ = np.linalg.qr(rng.standard_normal((d, 2)))
-    return _planar_directions(rng, n, min_angle_deg) @ q.T
+    # keeps the promise when n * min_angle < 180 degrees, else planar ones in orthogonal 2-planes
+    # (separation_problem accepted n <= direction_capacity(d, min_angle_deg)).
+    if n * math.radians(min_angle_deg) < math.pi:
+        q, _ = np.linalg.qr(rng.standard_normal((d, 2)))
+        return _planar_directions(rng, n, min_angle_deg) @ q.T
+    return _block_directions(rng, n, d, min_angle_deg)
+
+
+def _block_directions(rng: np.random.Generator, n: int, d: int, min_angle_deg: float) -> np.ndarray:
+    """n <= direction_capacity(d, min_angle) unit vectors: planar sets in d // 2 orthogonal random
+    2-planes (as even as possible), plus the remaining axis of an odd d when the planes are full."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    planes = d // 2
+    axis = 1 if (d % 2 and n > _per_plane(min_angle_deg) * planes) else 0
+    counts = [(n - axis) // planes + (1 if i < (n - axis) % planes else 0) for i in range(planes)]
+    parts = [_planar_directions(rng, c, min_angle_deg) @ q[:, 2 * i: 2 * i + 2].T
+             for i, c in enumerate(counts) if c > 0]
+    if axis:
+        parts.append(q[:, d - 1][None, :])
+    return np.concatenate(parts, axis=0)
 
 
 def _case_int(case: Mapping[str, Any], key: str, lo: int, hi: int) -> int:

@@ -211,3 +211,118 @@ def test_report_plot_hook_registered():
                       kept=[{"status": "HOLDS", "normalised_slack": 0.5, "slack_ratio": 2.0, "extra": extra}])
     fig = Figure()
     assert names["loss-vs-bounds"]([r], fig) is True and len(fig.axes) == 1
+
+
+# -- sizes per profile (issue 14) ---------------------------------------------------------------
+def test_case_ranges_per_profile_and_the_hunt_cap():
+    from checks._dynamics_common import (MEMORY_CAP, RUN_WIDTHS, WORK_CAP, CaseRanges, bytes_per_particle,
+                                         capped_m, case_ranges)
+
+    # ci keeps the sizes of the first dynamics checks (so its cases, and verdicts, stay the same)
+    assert case_ranges("ci") == CaseRanges((2, 3), (2, 2), (1e-3, 3e-2)) and case_ranges("soak") == case_ranges("ci")
+    hunt = case_ranges("hunt")
+    assert hunt.n == (2, 50) and hunt.d == (2, 20) and hunt.lam == (1e-3, 1.0) and hunt.m[1] == 1_000_000
+    assert case_ranges("dev").n[1] >= 10 and case_ranges("dev").d[1] >= 6
+    for n, d in ((2, 2), (20, 10), (50, 20)):
+        m = capped_m(1e6, 2000, 8, n, d, WORK_CAP)
+        assert m % 2 == 0 and 2000 <= m <= 1_000_000
+        assert RUN_WIDTHS * m * 8 * n * d <= WORK_CAP and 4 * m * 8 * bytes_per_particle(n, d) <= MEMORY_CAP
+    assert capped_m(1e6, 2000, 8, 2, 2, WORK_CAP) == 1_000_000      # m = 1e6 is reachable at small n, d
+    assert capped_m(1e6, 2000, 8, 50, 20, 1.0) == 2000               # never below the range's floor
+    assert capped_m(3001.7, 2000, 8, 50, 20, None) == 3000           # no cap (dev): even, as drawn
+
+
+@settings(max_examples=15, deadline=None, database=None)
+@given(dc.dynamics_cases(profile="hunt"))
+def test_hunt_cases_are_large_separated_and_capped(case):
+    from checks._dynamics_common import RUN_WIDTHS, WORK_CAP
+    from checks.strategies import build_dataset
+
+    assert 2 <= case["n"] <= 50 and 2 <= case["d"] <= 20 and 1e-3 <= case["lam"] <= 1.0
+    assert RUN_WIDTHS * case["m"] * case["replicas"] * case["n"] * case["d"] <= WORK_CAP or case["m"] == 2000
+    X, _ = build_dataset(case)
+    U = X / np.linalg.norm(X, axis=1)[:, None]
+    assert np.max(np.abs(U @ U.T)[np.triu_indices(case["n"], 1)], initial=0.0) <= math.cos(math.radians(30.0))
+
+
+def test_fifty_points_in_twenty_dimensions_are_separated():
+    from checks.strategies import build_dataset, separation_problem
+
+    assert separation_problem(50, 20, 0.5, 30.0) is None and separation_problem(51, 20, 0.5, 30.0) is not None
+    X, _ = build_dataset({"n": 50, "d": 20, "seed": 1, "r_min": 0.5, "min_angle_deg": 30.0})
+    U = X / np.linalg.norm(X, axis=1)[:, None]
+    assert np.max(np.abs(U @ U.T)[np.triu_indices(50, 1)]) <= math.cos(math.radians(30.0))
+
+
+@pytest.mark.parametrize("case", [PATH, T_INF], ids=["path", "t_inf"])
+def test_every_verdict_records_its_sizes(case):
+    from checks._dynamics_common import SIZE_KEYS
+
+    for fn in (dc.check_lemma_5_2, dc.check_lemma_5_3):
+        e = fn(case).extra
+        assert set(SIZE_KEYS) <= set(e) and (e["n"], e["d"]) == (case["n"], case["d"])
+        assert e["alpha_lambda0"] == pytest.approx(e["alpha"] * e["lambda0"]) and e["lam"] == case["lam"]
+        if case["mode"] == "path":
+            assert e["m"] == case["m"] and e["replicas"] == case["replicas"]
+            assert e["dt_phys"] == pytest.approx(e["dt_tau"] / e["alpha_lambda0"] ** 2)
+        else:   # p* is the t = inf state: no particles, no step
+            assert e["m"] is None and e["dt_tau"] is None and e["dt_phys"] is None
+    # a premise failure (raised before any context exists) still names the case's sizes
+    from checks._dynamics_common import _guard, _PremiseFailed
+
+    def fails(case):
+        raise _PremiseFailed("Assumption 4.3: Lambda not resolved")
+
+    v = _guard("lemma-5.2/stated")(fails)(case)
+    assert v.status is Status.PREMISE_FAILED and v.extra["n"] == case["n"] and v.extra["m"] == case["m"]
+    assert v.extra["alpha"] is None
+
+
+def test_t_inf_beyond_rank_3_is_an_estimate_over_qmc_scrambles():
+    # n = 6 points in d = 5: rank 5 > 3, so p* is solved on scrambled Sobol rules (no tensor rule): the
+    # verdict is tier S with a standard error over scrambles, and says so.
+    case = {**T_INF, "n": 6, "d": 5, "lam": 0.1}
+    for fn, key in ((dc.check_lemma_5_2, "sqrt_loss"), (dc.check_lemma_5_3, "KL")):
+        v = fn(case)
+        assert v.tier is Tier.ESTIMATED and v.stderr > 0 and "Sobol" in v.tolerance_reason, v.explain()
+        assert v.status is Status.HOLDS and v.extra["qmc_points"] >= 2 ** 13 and v.extra["replicas"] >= 2
+        assert "gibbs=qmc" in v.extra["events"]
+    thm = dc.check_theorem_4_4({**THEOREM, "n": 6, "d": 5, "lam": 0.1, "mode": "t_inf", "P_mode": "certified"})
+    assert thm.tier is Tier.ESTIMATED and thm.status is Status.HOLDS, thm.explain()
+    # the route can fail: the bias term over 1e6 is violated, and confirmed on fresh scrambles at 4x points
+    bad = dc.mutant_check_l52_bias_over_1e6({**case, "bias_frac": 0.2})
+    assert bad.status is Status.VIOLATED, bad.explain()
+    assert bad.confirmation.case["confirmation"] == "fresh scrambles, 4x points"
+    assert bad.confirmation.extra["qmc_points"] == 4 * v.extra["qmc_points"]
+
+
+def test_large_examples_run_only_under_dev_and_hunt_and_strategies_follow_the_searched_profile():
+    from checks import runner
+    from checks._dynamics_common import case_ranges
+    from checks.profiles import using_profile
+    from checks.registry import get_variant
+
+    v = get_variant("lemma-5.2/stated")
+    ci = tuple(v.examples)
+    assert ci == (dc.EXAMPLE_T_INF, dc.EXAMPLE_PATH, dc._RHO_52) and max(c["n"] for c in ci) <= 3
+    with using_profile("dev"):
+        dev = tuple(v.examples)
+        assert case_ranges() == case_ranges("dev")
+    with using_profile("hunt"):
+        hunt = tuple(v.examples)
+    assert dev[:3] == ci and max(c["n"] for c in dev) == 10 and len(dev) < len(hunt)
+    assert max(c["n"] for c in hunt) == 50 and max(c["d"] for c in hunt) == 20
+    assert tuple(v.examples) == ci   # outside the block: ci again
+    # the runner builds the strategy and reads the examples under the profile it searches with
+    seen = []
+
+    def strategy():
+        seen.append(case_ranges().n)
+        return dc.dynamics_cases()
+
+    import dataclasses
+
+    probe = dataclasses.replace(v, strategy=strategy, check=lambda case: dc._plain("lemma-5.2/stated", case),
+                                examples=())
+    runner.as_hypothesis_test(probe, profile="dev", max_examples=1, record=False)
+    assert seen == [case_ranges("dev").n]

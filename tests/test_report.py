@@ -382,3 +382,37 @@ def test_headline_exponent_plot_draws_the_series_and_the_paper_slope(tmp_path):
     assert len(ax.lines) == 2 and "slope -2" in ax.get_legend().get_texts()[1].get_text()
     empty = runner.VariantResult("headline/kl-rate", "headline", "headline", "kl-rate", "holds", "exact")
     assert not headline_exponents([empty], Figure())
+
+
+def test_slack_vs_size_plot_is_written_for_dynamics_verdicts_and_absent_without_them(results, tmp_path):
+    """slack-vs-size.png: one figure across claims, slack orders against n and (log) alpha lambda0, a marker
+    per variant and a colour per status, the caption saying what slack orders are; no file without sizes."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    from checks import plots
+
+    l52 = _manual("lemma-5.2/stated", kept=[
+        _kept("HOLDS", 0.9, 100.0, n=3, d=2, m=2000, alpha_lambda0=20.0, slack_orders=2.0),
+        _kept("HOLDS", 0.5, 2.0, n=30, d=10, m=20000, alpha_lambda0=3e3, slack_orders=0.3),
+        _kept("HOLDS", 1.0, "inf", n=50, d=20, m=None, alpha_lambda0=1e5, slack_orders="inf")])
+    # no slack_orders recorded: log10 of the slack ratio (bound/observed) is used
+    l53 = _manual("lemma-5.3/stated", kept=[_kept("INCONCLUSIVE", -1.0, 1e-3, n=10, d=6, alpha_lambda0=50.0)])
+    fig = Figure()
+    assert plots.slack_vs_size([l52, l53], fig)
+    left, right = fig.axes
+    assert right.get_xscale() == "log" and left.get_xlabel().startswith("n")
+    pts = sorted(tuple(map(tuple, c.get_offsets())) for c in left.collections)
+    assert pts == [((3.0, 2.0), (30.0, 0.3)), ((10.0, -3.0),)]
+    grey = [c for c in left.collections if np.allclose(c.get_facecolor()[0][:3], to_rgba("tab:gray")[:3])]
+    assert len(grey) == 1   # the inconclusive verdict in the inconclusive colour
+    assert any("1 off scale" in t.get_text() for t in left.texts)   # the infinite slack is counted, not lost
+    caption = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "slack orders = log10(bound / observed)" in caption
+    out = write_plots([l52, l53], tmp_path)
+    assert "slack-vs-size.png" in [p.name for p in out.paths]
+    # results without sizes (the toy claims, lemma-5.1): no dynamics verdict, so no file
+    out = write_plots(results, tmp_path / "none")
+    assert "slack-vs-size.png" not in [p.name for p in out.paths]
+    assert not plots.slack_vs_size(results, Figure())
