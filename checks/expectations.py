@@ -57,6 +57,8 @@ EXPECTED_OUTCOMES: Dict[Tuple[str, str], Expected] = {
     ("headline", "kl-rate"): H,
     ("headline", "lambda-n"): R,
     ("headline", "displacement"): R,   # decided only at dev/hunt widths (checks/headline_path.py)
+    ("headline", "transient-rate"): H,        # Theorem 4.4's transient, fitted (checks/headline_transient.py)
+    ("headline", "transient-alpha-rate"): H,
 }
 
 #: Known findings: (claim id, variant) -> the erratum (docs/errata.md) it reproduces.

@@ -65,6 +65,7 @@ CLAIM_MODULES = (
     "checks.headline",
     "checks.headline_lambda",
     "checks.headline_path",
+    "checks.headline_transient",
 )
 
 

@@ -10,11 +10,14 @@ import pytest
 from checks import headline as hl
 from checks import headline_lambda as hlam
 from checks import headline_path as hp
+from checks import headline_transient as htr
 from checks.registry import Expected, get_variant, variants
 from checks.strategies import build_activation, build_dataset
 from checks.verdict import Status, Tier
 from theory.gibbs import linearised_gibbs
+from theory.errors import DomainError, ShapeError
 from theory.kernels import gram_p0
+from theory.rates import fit_decay_rate
 from theory.ridge import (kernel_ridge_residual, lambda_min_with_error, relative_gap, ridge_from_gibbs, separation,
                           sphere_dataset)
 
@@ -96,7 +99,9 @@ def test_exponent_verdict_is_inconclusive_when_unresolved():
 def test_headline_variants_are_registered_with_outcomes():
     ids = {v.id: v for v in variants(["headline"])}
     assert set(ids) == {"headline/krr", "headline/loss-rate", "headline/kl-rate", "headline/lambda-n",
-                        "headline/displacement"}
+                        "headline/displacement", "headline/transient-rate", "headline/transient-alpha-rate"}
+    assert all(ids[k].expected is Expected.HOLDS for k in ("headline/transient-rate", "headline/transient-alpha-rate"))
+    assert 1.0 < ids["headline/transient-rate"].rho_star <= 2.0  # the kernel limit is 2: linearised 4 vs 2
     assert ids["headline/lambda-n"].expected is Expected.REPORT
     assert all(ids[k].expected is Expected.HOLDS for k in ("headline/krr", "headline/kl-rate", "headline/loss-rate"))
     # no ci-sized run can decide the displacement exponent: an audit, with the reason declared
@@ -140,3 +145,94 @@ def test_a_pre_asymptotic_window_is_not_a_violation():
     assert v.confirmation is not None and v.confirmation.status.value == "HOLDS"
     m = _mutant_kl_steeper(PRE_ASYMPTOTIC_KL)
     assert m.status.value == "VIOLATED" and m.confirmation.status.value == "VIOLATED"
+
+
+# -- the transient rate of Theorem 4.4 ---------------------------------------------------------------
+TRANSIENT = htr.EXAMPLE_TRANSIENT
+
+
+def _decay(rate, R=4, noise=0.05, seed=0, t=np.linspace(0.2, 2.0, 12)):
+    """A synthetic replicated decay 0.1 exp(-rate t) with independent multiplicative noise per record."""
+    rng = np.random.default_rng(seed)
+    return t, 0.1 * np.exp(-rate * t)[:, None] * (1.0 + noise * rng.standard_normal((t.size, R)))
+
+
+def test_decay_rate_of_an_exact_exponential_is_recovered_within_its_interval():
+    t, y = _decay(4.0, noise=0.0)
+    y = y * np.array([0.5, 1.0, 2.0, 3.0])                 # replicas differ in amplitude only: rate exact
+    fit = fit_decay_rate(t, y)
+    assert fit.rate == pytest.approx(4.0, rel=1e-12) and fit.rate_se < 1e-10
+    # with noise: the 95% interval holds the true rate in 95% of draws (300 draws: the coverage's standard
+    # error is 1.3%, so 0.9 is 4 of them below; an interval too narrow by half would cover about 70%)
+    fits = [fit_decay_rate(*_decay(4.0, seed=seed)) for seed in range(300)]
+    coverage = np.mean([f.ci[0] <= 4.0 <= f.ci[1] for f in fits])
+    assert 0.9 <= coverage <= 0.99, coverage
+    assert all(f.decades == pytest.approx(4.0 * 1.8 / math.log(10), abs=0.1) for f in fits)
+
+
+def test_decay_rate_rejects_bad_input_and_unresolved_means():
+    t, y = _decay(4.0)
+    with pytest.raises(ShapeError, match="values"):
+        fit_decay_rate(t[:-1], y)
+    with pytest.raises(DomainError, match="replicas"):
+        fit_decay_rate(t, y[:, :1])
+    with pytest.raises(DomainError, match="t must be strictly increasing"):
+        fit_decay_rate(t[::-1], y)
+    with pytest.raises(DomainError, match="level"):
+        fit_decay_rate(t, y, level=1.0)
+    assert fit_decay_rate(t, y - 0.05) is None               # a mean <= 0: its logarithm is not defined
+
+
+def test_rate_verdict_holds_on_a_fast_decay_and_is_violated_on_a_slow_one():
+    """Bracket rules of the rate claim: HOLDS when rate - 5 se >= 2; a slower decay is VIOLATED only with a
+    fresh-seed confirmation showing it too (without one it stays INCONCLUSIVE)."""
+    fast = htr.rate_verdict("headline/transient-rate", {}, fit_decay_rate(*_decay(4.0)), htr.PAPER_RATE)
+    assert fast.status is Status.HOLDS and fast.relation == ">=", fast.explain()
+    slow = fit_decay_rate(*_decay(1.0))
+    assert abs(slow.rate - 1.0) < 5 * slow.rate_se + 0.02
+    v = htr.rate_verdict("headline/transient-rate", {}, slow, htr.PAPER_RATE,
+                         confirm=lambda: fit_decay_rate(*_decay(1.0, seed=1)))
+    assert v.status is Status.VIOLATED and v.confirmation is not None, v.explain()
+    unconfirmed = htr.rate_verdict("headline/transient-rate", {}, slow, htr.PAPER_RATE)
+    assert unconfirmed.status is Status.INCONCLUSIVE
+    # a rate within 5 standard errors of the paper's is neither
+    near = fit_decay_rate(*_decay(2.0, noise=0.2))
+    assert htr.rate_verdict("x", {}, near, htr.PAPER_RATE).status is Status.INCONCLUSIVE
+
+
+def test_fit_window_is_the_resolved_prefix_cut_to_its_last_two_decades():
+    tau = np.arange(10) * 0.5
+    L = np.exp(-4.0 * tau)[:, None] * np.ones((1, 3))
+    resolved = np.array([True] * 7 + [False, True, True])   # a record past the first gap never counts
+    idx = htr.fit_window(tau, L, resolved)
+    assert idx[-1] == 6 and 0 not in idx
+    assert L[idx[0], 0] <= 100 * L[6, 0] < L[idx[0] - 1, 0]
+
+
+@pytest.mark.claim("headline/transient-rate")
+def test_transient_rate_on_its_example_against_the_paper_and_the_linearisation():
+    v = htr.check_transient_rate(TRANSIENT)
+    e = v.extra
+    assert v.status is Status.HOLDS and v.tier is Tier.ESTIMATED, v.explain()
+    assert len(e["alphas"]) == 5 and e["alphas"][-1] / e["alphas"][0] == pytest.approx(100.0)
+    assert not e["unresolved"]
+    # the NTK-linearised rate along the slowest eigenvector is exactly 4 per unit tau
+    assert all(r == pytest.approx(4.0, rel=1e-9) for r in e["rate_linearised"])
+    # beyond alpha lambda0 = 1 the particles follow it within 10%; every alpha is faster than the paper's 2
+    assert all(abs(r / 4.0 - 1.0) < 0.1 for r in e["rate_tau"][1:]), e["rate_tau"]
+    assert min(e["rate_tau"]) > 1.5 * htr.PAPER_RATE
+    from checks._dynamics_common import SIZE_KEYS
+
+    assert set(SIZE_KEYS) <= set(e) and e["alpha_lambda0"] == pytest.approx(e["alpha"] * e["lambda0"])
+    assert len(e["dt_tau_per_alpha"]) == 5 and e["m"] == TRANSIENT["m"] and e["lam"] == TRANSIENT["lam"]
+    assert e["rate_t"][-1] / e["rate_t"][0] > 50             # ~alpha^2 over two decades: ~1e4 / rate ratio
+
+
+@pytest.mark.claim("headline/transient-alpha-rate")
+def test_transient_alpha_rate_and_the_rate_mutant_on_the_example():
+    a = htr.check_transient_alpha_rate(TRANSIENT)
+    lo, hi = a.extra["exponent_ci95"]
+    assert a.status is Status.HOLDS and lo <= 2.0 <= hi and hi - lo < 0.5, a.explain()
+    m = htr.mutant_check_transient_rate_x8(TRANSIENT)          # exp(-16 tau): about 4 is measured
+    assert m.status is Status.VIOLATED and m.confirmation.status is Status.INCONCLUSIVE, m.explain()
+    assert m.confirmation.violation_gap > 0

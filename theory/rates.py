@@ -5,6 +5,8 @@ a quantity scales with alpha, n or m as a fitted exponent with an interval, neve
 :func:`fit_power_law` fits ``log y = c + p log x`` by weighted least squares with the weights
 ``(y / se)^2`` of the delta method (``se(log y) = se(y) / y``); points whose value is not resolved
 above its own noise (``y <= resolve_z * se``) are left out, since their logarithm is noise.
+:func:`fit_decay_rate` fits an exponential rate ``y ~ C exp(-k t)`` from independent replicas, with a
+jackknife interval over the replicas (the headline's transient rate, docs/claims.md#headline).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from scipy import stats
 from ._validation import as_float_array, check_positive
 from .errors import DomainError, ShapeError
 
-__all__ = ["PowerFit", "fit_power_law", "ratio_se"]
+__all__ = ["PowerFit", "fit_power_law", "DecayFit", "fit_decay_rate", "ratio_se"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,81 @@ def fit_power_law(x, y, se=None, *, level: float = 0.95, resolve_z: float = 3.0,
     slope = float(coef[1])
     return PowerFit(slope, slope_se, (slope - q * slope_se, slope + q * slope_se), float(coef[0]), used,
                     decades, dof, chi2_dof, level)
+
+
+@dataclass(frozen=True)
+class DecayFit:
+    """``y(t) ~ C exp(-rate t)`` fitted on the replica mean, with a jackknife interval over replicas.
+
+    ``rate``, ``rate_se`` (jackknife), ``ci`` (Student t with R - 1 degrees of freedom at ``level``),
+    ``replicas`` (R), ``points`` (records fitted), ``span`` (t range fitted), ``decades`` (log10 of the
+    mean's fall over the fit) and ``leave_one_out`` (the R jackknife rates).
+    """
+
+    rate: float
+    rate_se: float
+    ci: Tuple[float, float]
+    level: float
+    replicas: int
+    points: int
+    span: float
+    decades: float
+    leave_one_out: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"rate": self.rate, "rate_se": self.rate_se, "ci": list(self.ci), "level": self.level,
+                "replicas": self.replicas, "points": self.points, "span": self.span, "decades": self.decades}
+
+
+def _log_slope(t: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of log y against t (every y > 0)."""
+    tc = t - t.mean()
+    return float(tc @ np.log(y) / (tc @ tc))
+
+
+def fit_decay_rate(t, values, *, level: float = 0.95) -> Optional[DecayFit]:
+    """Exponential decay rate of the replica mean of ``values`` against ``t``; None if it cannot be fitted.
+
+    Parameters
+    ----------
+    t : (N,) array
+        Strictly increasing, finite times (N >= 3).
+    values : (N, R) array
+        R >= 2 independent replicas of the decaying quantity at each time (finite; a replica may be
+        <= 0 where it is noise, but the mean and every leave-one-out mean must be > 0).
+    level : float in (0, 1)
+        Two-sided level of ``ci``.
+
+    Returns
+    -------
+    DecayFit or None
+        The rate is ``-d log(mean)/dt`` by least squares.  The times along one replica are correlated
+        (one path), so no per-point weights are claimed: the uncertainty is the jackknife over the
+        independent replicas (each leave-one-out mean refitted), and the interval uses Student's t with
+        R - 1 degrees of freedom.  None when a mean or a leave-one-out mean is not > 0 (its logarithm is
+        undefined: the points are not resolved above the noise).
+    """
+    t = as_float_array("t", t, ndim=1)
+    y = as_float_array("values", values, ndim=2)
+    if y.shape[0] != t.size:
+        raise ShapeError(f"values must have shape (N={t.size}, R), got {y.shape}")
+    if t.size < 3 or np.any(np.diff(t) <= 0):
+        raise DomainError(f"t must be strictly increasing with at least 3 points, got {t!r}")
+    R = y.shape[1]
+    if R < 2:
+        raise DomainError(f"the jackknife needs at least 2 replicas, got R={R}")
+    if not 0.0 < level < 1.0:
+        raise DomainError(f"level must lie in (0, 1), got {level!r}")
+    mean = y.mean(axis=1)
+    loo = (y.sum(axis=1)[:, None] - y) / (R - 1)                      # (N, R) leave-one-out means
+    if not (np.all(mean > 0) and np.all(loo > 0)):
+        return None
+    rate = -_log_slope(t, mean)
+    rates = np.array([-_log_slope(t, loo[:, r]) for r in range(R)])
+    se = math.sqrt((R - 1) / R * float(np.sum((rates - rates.mean()) ** 2)))
+    q = float(stats.t.ppf(0.5 + level / 2, R - 1))
+    return DecayFit(rate, se, (rate - q * se, rate + q * se), level, R, int(t.size), float(t[-1] - t[0]),
+                    float(np.log10(mean[0] / mean[-1])), rates)
 
 
 def ratio_se(a: float, se_a: float, b: float, se_b: float) -> float:
