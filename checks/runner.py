@@ -29,6 +29,7 @@ Definitions frozen here:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -47,7 +48,7 @@ from .registry import Expected, Variant
 from .verdict import Status, Verdict
 
 __all__ = ["CounterexampleFound", "VariantResult", "ClaimSearch", "as_hypothesis_test", "run_variant",
-           "one_blas_thread", "check_case", "new_result", "RESULTS", "OUTCOMES"]
+           "one_blas_thread", "source_independent_draws", "check_case", "new_result", "RESULTS", "OUTCOMES"]
 
 #: Results of every run in this process, in order (the pytest plugin and the CLI report them).
 RESULTS: List["VariantResult"] = []
@@ -386,7 +387,7 @@ def as_hypothesis_test(variant: Variant, *, profile: Optional[str] = None, max_e
 
     @functools.wraps(claim_test)  # copies .hypothesis, is_hypothesis_test, the settings: a Hypothesis test
     def run_claim_test():
-        with one_blas_thread():
+        with one_blas_thread(), source_independent_draws():
             _run_search()
 
     def _run_search():
@@ -427,6 +428,35 @@ def one_blas_thread():
     load (measured).  Parallelism lives one level up: numba's threads in the particle step, or processes.
     """
     return threadpool_limits(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def source_independent_draws():
+    """Claim searches draw without the constants Hypothesis mines from local source files.
+
+    Recent Hypothesis versions collect the literals of every *local* module in ``sys.modules`` (not
+    site-packages, not test files) and draw one of them with probability 5% per choice.  For a claim
+    search that makes the cases depend on which modules the command happened to import (``verify``
+    against ``pytest``, a user's ``--claims-module``), on whether the package was installed editable,
+    and on any literal anyone adds to checks/ or theory/: a ``ci`` run would no longer give the same
+    verdicts for the same claims (docs/verdicts.md#profiles-and-budgets).  Inside a search the pool of
+    local constants is empty (Hypothesis's global constants stay); outside it is restored.  The hook is
+    private to Hypothesis, so when it is absent nothing is patched (tests/test_ci_determinism.py notices).
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        original, cache = providers._get_local_constants, providers.CONSTANTS_CACHE
+        empty = type(providers._local_constants)()
+    except (ImportError, AttributeError):   # a Hypothesis without the feature: nothing to switch off
+        yield
+        return
+    cache.cache.clear()                       # the cache holds the permitted local constants per choice
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.cache.clear()
 
 
 def run_variant(variant: Variant, *, profile: Optional[str] = None, max_examples: Optional[int] = None,

@@ -52,3 +52,34 @@ def test_ci_verdicts_do_not_depend_on_load(variant_id):
     assert idle["cases"] == 30 and idle["skipped"] == 0 and idle["truncated"] is None
     assert len(idle["verdicts"]) == idle["cases"] - idle["counts"]["PREMISE_FAILED"]
     assert loaded == idle
+
+
+#: A module of the user's own (a local file, not a test file) full of literals: Hypothesis mines the
+#: constants of every local module in sys.modules and draws one with probability 5% per choice.
+LITERALS = "VALUES = [" + ", ".join(f"{k / 97:.6f}" for k in range(1, 97)) + "]\nCOUNTS = [" + \
+    ", ".join(str(k) for k in range(2, 60)) + "]\n"
+
+SCRIPT_WITH_MODULE = r"""
+import importlib, sys
+sys.path.insert(0, sys.argv[2])
+importlib.import_module("gntk_user_literals")
+""" + SCRIPT
+
+
+def test_ci_cases_do_not_depend_on_the_literals_of_loaded_modules(tmp_path):
+    """The same ci search draws the same cases whether or not a module full of literals is loaded.
+
+    Without :func:`checks.runner.source_independent_draws` the second run draws some of those literals,
+    so the cases (and which modules a command happens to import, or an edit adding a constant) would
+    change a ci run's verdicts.
+    """
+    (tmp_path / "gntk_user_literals.py").write_text(LITERALS)
+    # lemma-5.2/stated draws bounded floats (lam, bias_frac), where such literals are permitted values.
+    plain = _run("lemma-5.2/stated")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GNTK_", "HYPOTHESIS"))}
+    env.update(THREADS)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT_WITH_MODULE, "lemma-5.2/stated", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with_module = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert with_module == plain
