@@ -6,7 +6,11 @@ Groups (``benchmark.group``), each benchmark beside its reference:
 * ``step n..-d..-m..``: the numpy reference step, the kernel with tanh and the kernel with erf (issue 12
   target: erf within 1.25x of tanh at every size);
 * ``stretch n3-d2-m8000``: the bare compiled step called directly, :meth:`Dynamics.step` once per step
-  and :meth:`Dynamics.advance` over 50 steps, per step (target: advance within 5% of the bare kernel).
+  and :meth:`Dynamics.advance` over 50 steps, per step (target: advance within 5% of the bare kernel);
+* ``record n3-d2-m8000``: 8 steps with no record (:meth:`Dynamics.advance`), 8 steps then a separate
+  record (:meth:`Dynamics.record`, the reference) and 8 steps and a record in one compiled call
+  (:meth:`Dynamics.records`, the record reusing the next step's first pass); the report gives a record's
+  cost in steps (issue 12: observation <= 5% of the dynamics at the checks' 2-31 steps per record).
 
 Run with pytest-benchmark (benchmarks are serial; the project's addopts disable them by default)::
 
@@ -129,6 +133,32 @@ class Stretch(KernelStep):
 
 STRETCH = 50
 STRETCH_SIZE = (3, 2, 2000, 4)     # n, d, m, replicas: m R = 8000 particles, the ci size of the checks
+RECORD_EVERY, RECORDS = 8, 8       # steps per record (the ci runs record every 2 to 31 steps), records per call
+
+
+class Unrecorded(KernelStep):
+    """RECORDS * RECORD_EVERY steps by :meth:`Dynamics.advance`, no record."""
+
+    def __call__(self):
+        self.dyn.advance(self.state, RECORDS * RECORD_EVERY)
+
+
+class ThenRecord(KernelStep):
+    """RECORDS times: RECORD_EVERY steps, then :meth:`Dynamics.record` with the reference moments and the
+    stability check (a separate sweep over the particles: the reference)."""
+
+    def __call__(self):
+        for _ in range(RECORDS):
+            self.dyn.advance(self.state, RECORD_EVERY)
+            self.dyn.record(self.state, check=True, reference=True)
+
+
+class Recorded(KernelStep):
+    """The same steps and records by :meth:`Dynamics.records` (compiled calls of several records; each
+    record is the next step's first pass)."""
+
+    def __call__(self):
+        self.dyn.records(self.state, [RECORD_EVERY * (q + 1) for q in range(RECORDS)], reference=True, check=True)
 
 
 _RESULTS = {}
@@ -192,6 +222,36 @@ def test_stretch(benchmark, cls):
         _RESULTS[("stretch", cls.__name__)] = benchmark.stats.stats.median / per
 
 
+def _record_params():
+    import pytest
+    return pytest.mark.parametrize("cls", [Unrecorded, ThenRecord, Recorded], ids=lambda c: c.__name__)
+
+
+try:
+    _record_classes = _record_params()
+except ImportError:  # pragma: no cover
+    _record_classes = lambda f: f  # noqa: E731
+
+
+@_record_classes
+def test_record(benchmark, cls):
+    n, d, m, R = STRETCH_SIZE
+    benchmark.group = f"record n{n}-d{d}-m{m * R}"
+    run = cls(n, d, m, dt=1e-3, replicas=R)
+    with _one_thread():
+        benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=2)
+    if benchmark.stats is not None:
+        _RESULTS[("record", cls.__name__)] = benchmark.stats.stats.median
+
+
+def _record_line(plain, sep, fused) -> str:
+    plain, sep, fused = plain / RECORDS, sep / RECORDS, fused / RECORDS
+    step = plain / RECORD_EVERY
+    return (f"record every {RECORD_EVERY} steps, m R = {STRETCH_SIZE[2] * STRETCH_SIZE[3]}: a record costs "
+            f"{(sep - plain) / step:.2f} steps apart, {(fused - plain) / step:.2f} steps in one call (observation "
+            f"{(sep - plain) / sep:.1%} -> {(fused - plain) / fused:.1%} of the dynamics)")
+
+
 def test_report():
     """Print particle-steps/s and the ratios (needs --benchmark-enable)."""
     for n, d, m in SIZES:
@@ -208,6 +268,9 @@ def test_report():
             if t:
                 print(f"\nstretch {STRETCH_SIZE}: {name} {t * 1e6:.1f} us/step, bare kernel {bare * 1e6:.1f} us, "
                       f"ratio {t / bare:.3f}")
+    rec = [_RESULTS.get(("record", c.__name__)) for c in (Unrecorded, ThenRecord, Recorded)]
+    if all(rec):
+        print("\n" + _record_line(*rec))
 
 
 def _interleaved_rates(ker, ref, m, rounds):
@@ -236,6 +299,10 @@ def main():
         (b_med, _), (s_med, _) = _interleaved_rates(bare, stretch, 1, 100)
         print(f"stretch n={n} d={d} m R={m * R}: bare kernel {1e6 / b_med:7.1f} us/step, advance "
               f"{1e6 / (s_med * STRETCH):7.1f} us/step, ratio {b_med / (s_med * STRETCH):5.3f}")
+        runs = [c(n, d, m, 1e-3, replicas=R) for c in (Unrecorded, ThenRecord, Recorded)]
+        (p_med, _), (s_med, _) = _interleaved_rates(runs[0], runs[1], 1, 40)
+        (_, _), (f_med, _) = _interleaved_rates(runs[0], runs[2], 1, 40)
+        print(_record_line(1.0 / p_med, 1.0 / s_med, 1.0 / f_med))
         for n, d, m in SIZES:
             ker, ref = KernelStep(n, d, m, 1e-3), ReferenceStep(n, d, m, 1e-3)
             ref()

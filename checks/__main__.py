@@ -309,7 +309,14 @@ def cmd_verify(args, out: TextIO, err: TextIO) -> int:
     chosen = select_variants(args.claims, args.mutants)
     if not chosen:
         raise UsageError("no claim variants are registered")
-    results = run_variants(chosen, RunOptions(profile=profile), err)
+    from theory.dynamics import set_machine_owner
+
+    # verify runs one variant at a time in this process: the particle kernel may use numba's threads
+    set_machine_owner(not os.environ.get("PYTEST_XDIST_WORKER"))
+    try:
+        results = run_variants(chosen, RunOptions(profile=profile), err)
+    finally:
+        set_machine_owner(None)
     return _finish(results, args, out)
 
 

@@ -358,9 +358,7 @@ def _paths_cached(key: str, alpha: float, lam: float, tau_end: float, which: str
     case = json.loads(key)
     ctx = _ctx(case, alpha=alpha, lam=lam)
     run, _ = _simulate(ctx, case, tau_end, *_RUNS[which])
-    ev = path_evidence(run, ctx.X, ctx.y, ctx.kc.Lambda)
-    object.__setattr__(ev, "kernel", run.traj.kernel)  # the step that ran (Trajectory.kernel), for _path_extra
-    return ev
+    return path_evidence(run, ctx.X, ctx.y, ctx.kc.Lambda)
 
 
 def _path(case, ctx: _Ctx, tau_end: float, which: str) -> PathEvidence:
@@ -385,7 +383,7 @@ def _path_extra(ev: PathEvidence, ev4: Optional[PathEvidence] = None) -> Dict[st
     failed = np.flatnonzero(~ev.premises_hold)
     out = {"evidence": "tier S: particle estimates, standard errors over independent replicas",
            "m": ev.m, "dt_tau": ev.dt, "replicas": ev.R, "alpha": ev.alpha, "lam": ev.lam, "Lambda": ev.Lambda,
-           "kernel": getattr(ev, "kernel", None),
+           "kernel": ev.kernel or None,
            "min_lam_ratio": float(ev.lam_min_ratio.min()), "max_moment_ratio": float(ev.moment_ratio.max()),
            "max_w2_upper": float(ev.w2_upper.max()), "max_w2_lower": float(ev.w2_lower.max()),
            "op_failed_tau": float(ev.tau[failed[0]]) if failed.size else None,

@@ -27,7 +27,7 @@ import dataclasses
 import json
 import math
 from functools import lru_cache
-from typing import Any, Mapping, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import numpy as np
 from hypothesis import strategies as st
@@ -108,6 +108,18 @@ _MIN_SIGNAL = 0.05
 _SEEDS_LADDER, _SEEDS_CONFIRM = (10, 11, 12), (20, 21, 22)
 
 
+#: The particle kernels that ran for a case (``Dynamics.kernel``), for the verdicts' ``extra["kernel"]``.
+_KERNELS: Dict[str, set] = {}
+
+
+def _ran(key: str, kernel: str) -> None:
+    _KERNELS.setdefault(key, set()).add(kernel)
+
+
+def _kernel_extra(key: str) -> Dict[str, Any]:
+    return {"kernel": ", ".join(sorted(_KERNELS.get(key, ())))}
+
+
 def _alg_ctx(case) -> _Ctx:
     return _ctx(case, alpha=float(case["alpha"]))
 
@@ -137,7 +149,9 @@ def _alg_run(key: str, width: int, refine: int, scaling: str, purpose: int) -> T
     dyn = Dynamics(cfg, ctx.X, ctx.y, ctx.act, _seed(case, purpose))
     with _threads(m * R):
         # outputs are cheap next to a step, but decorrelate only over several steps: sample every 4th
-        return long_run_average(dyn, dyn.initial_state(), steps * refine, 4 * refine, ctx.X, ctx.act)
+        out = long_run_average(dyn, dyn.initial_state(), steps * refine, 4 * refine, ctx.X, ctx.act)
+    _ran(key, dyn.kernel)
+    return out
 
 
 def _level(key: str, width: int, refine: int, scaling: str, purpose: int):
@@ -176,7 +190,8 @@ def _alg_verdict(claim, case, key, level, scaling, target, scale, ge, extra) -> 
         return float(e2), _PRINTED_RESOLUTION, float(s2), {"m": 4 * width * int(case["m"]), "dt": dt / (2 * refine)}
 
     names = [f"f_{j}" for j in range(len(target) - 1)] + ["E|w|^2"]
-    extra = {**extra, "m": width * int(case["m"]), "dt": dt / refine, "judged": names[i], "f": mean[:-1].tolist(),
+    extra = {**extra, **_kernel_extra(key), "m": width * int(case["m"]), "dt": dt / refine, "judged": names[i],
+             "f": mean[:-1].tolist(),
              "f_star": target[:-1].tolist(), "second_moment": float(mean[-1]), "gibbs_second_moment": float(target[-1]),
              "rel_errors": (np.abs(mean - target) / scale).tolist(), "gibbs_f_error": ge.f_error}
     return _estimated(claim, err, _PRINTED_RESOLUTION, s, case, confirm, extra=extra)
@@ -220,23 +235,39 @@ def _alg_avg(key: str, width: int, scaling: str, purpose: int, pair: bool) -> Tu
                                     couple_ou=False, backend=case.get("backend", "numba")),
                      ctx.X, ctx.y, ctx.act, _seed(case, purpose)) for r in ((1, 2) if pair else (1,))]
     states = [dyn.initial_state() for dyn in dyns]
-    acc, count = [0.0] * len(dyns), 0
+    acc, count, done = [0.0] * len(dyns), 0, 0
     with _threads(m * R):
+        # the time average of long_run_average: second half, every 4th (coarse) step; the steps up to each
+        # sample run in compiled stretches (Dynamics.advance), bitwise the same as one step at a time
         for i in range(1, steps + 1):
-            if pair:
-                xi1, xi2 = dyns[1].noise(2 * i - 2), dyns[1].noise(2 * i - 1)
-                dyns[1].step(states[1], xi1)
-                dyns[1].step(states[1], xi2)
-                dyns[0].step(states[0], (xi1 + xi2) / math.sqrt(2.0))
-            else:
-                dyns[0].step(states[0])
-            # the time average of long_run_average: second half, every 4th (coarse) step
             if 2 * i >= steps and (i % 4 == 0 or i == steps):
+                _alg_stretch(dyns, states, done, i, pair)
+                done = i
                 acc = [a + np.concatenate([output(s.particles(), ctx.X, ctx.act, ctx.alpha),
                                            second_moment(s.particles())[:, None]], axis=1)
                        for a, s in zip(acc, states)]
                 count += 1
+    for dyn in dyns:
+        _ran(key, dyn.kernel)
     return tuple(a / count for a in acc)
+
+
+#: Coarse steps per compiled call of a common-noise pair: its explicit noise is held for the whole stretch.
+_PAIR_STRETCH = 16
+
+
+def _alg_stretch(dyns, states, start: int, stop: int, pair: bool) -> None:
+    """Advance the run(s) of :func:`_alg_avg` from coarse step ``start`` to ``stop``: the dt run on the stream,
+    or (``pair``) the dt/2 run on the stream's noise of its steps 2l, 2l+1 and the dt run on their normalised
+    sum, in stretches of :data:`_PAIR_STRETCH` coarse steps with explicit noise."""
+    if not pair:
+        dyns[0].advance(states[0], stop - start)
+        return
+    for a in range(start, stop, _PAIR_STRETCH):
+        ls = range(a + 1, min(stop, a + _PAIR_STRETCH) + 1)
+        xi = [(dyns[1].noise(2 * i - 2), dyns[1].noise(2 * i - 1)) for i in ls]
+        dyns[1].advance(states[1], 2 * len(ls), noise=np.stack([x for p in xi for x in p]))
+        dyns[0].advance(states[0], len(ls), noise=np.stack([(x1 + x2) / math.sqrt(2.0) for x1, x2 in xi]))
 
 
 def _ladder(key: str, scaling: str, seeds, base: int = 1, bias: float = 0.0):
@@ -314,7 +345,7 @@ def _corrected(case, name: str, scaling: str = "pde", bias: float = 0.0) -> Verd
              "rate_m": rate, "rate_m_se": rate_se, "rate_m_ci95": [rate - 1.96 * rate_se, rate + 1.96 * rate_se],
              "lack_of_fit_z": lof, "dt_term_rel": float(dt_term / scale[i]), "dt_term_rel_se": float(dt_se / scale[i]),
              "f_star": target[:-1].tolist(), "gibbs_second_moment": float(target[-1]), "gibbs_f_error": ge.f_error,
-             "events": [f"scaling={scaling}"] + ([f"bias={bias:g}"] if bias else [])}
+             "events": [f"scaling={scaling}"] + ([f"bias={bias:g}"] if bias else []), **_kernel_extra(key)}
     # The extrapolation assumes the 1/m rate; a ladder that contradicts it decides nothing.
     bad_rate = (f"the ladder does not fall at the 1/m rate (lack of fit {lof:.1f} standard errors)"
                 if abs(lof) > 5.0 else None)
@@ -375,6 +406,7 @@ def _kr_difference(key: str, alpha: float, width: int, purpose: int) -> np.ndarr
     ctx = _ctx(case, alpha=alpha)
     run, dt_phys = _simulate(ctx, case, _KR_TAU, width, purpose)
     traj = run.traj
+    _ran(key, traj.kernel)
     dyn = Dynamics(traj.config, ctx.X, ctx.y, ctx.act, _seed(case, purpose), check_stability=False)
     p0 = dyn.initial_state().particles()
     H = gram_particles(p0.theta, p0.u, ctx.X, ctx.act).H                               # (R, n, n)
@@ -417,7 +449,7 @@ def audit_kernel_regime(case: Mapping[str, Any]) -> Verdict:
     fit = fit_power_law(alphas, pts[:, 0], pts[:, 1])
     extra = {"alphas": alphas.tolist(), "alpha_lambda0": (alphas * ctx.kc.lambda0).tolist(), "errors": pts[:, 0].tolist(),
              "errors_se": pts[:, 1].tolist(), "finite_width_part_m": pts[:, 2].tolist(), "errors_raw_m": pts[:, 3].tolist(),
-             "m": int(case["m"]), "lam": ctx.lam, "fit": None if fit is None else fit.to_dict()}
+             "m": int(case["m"]), "lam": ctx.lam, "fit": None if fit is None else fit.to_dict(), **_kernel_extra(key)}
     reason = None
     if fit is None or fit.decades < 1.99:
         reason = (f"the error is resolved above its noise over {0 if fit is None else fit.decades:.2f} decades of "

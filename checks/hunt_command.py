@@ -156,8 +156,16 @@ def run_hunt(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -
                              "cases; use dev or hunt")
     except (KeyError, ValueError, TypeError, DatabaseUnavailableError, DatabaseWriteError) as exc:
         return _usage(err, "hunt", exc)
-    outcome = hunt(variants, workers=args.workers, minutes=args.minutes, db=setting, profile=args.profile,
-                   seed=args.seed, round_s=args.round_seconds, max_examples=args.examples, stream=err)
+    from theory.dynamics import set_machine_owner
+
+    # one worker runs in this process and owns the machine; spawned workers of a wider hunt do not
+    # (theory.dynamics.machine_owner is False in a multiprocessing child)
+    set_machine_owner(args.workers == 1)
+    try:
+        outcome = hunt(variants, workers=args.workers, minutes=args.minutes, db=setting, profile=args.profile,
+                       seed=args.seed, round_s=args.round_seconds, max_examples=args.examples, stream=err)
+    finally:
+        set_machine_owner(None)
     return _finish_hunt(outcome, args.report, out)
 
 

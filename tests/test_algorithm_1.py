@@ -43,6 +43,7 @@ def test_corrected_algorithm_holds_on_the_extrapolated_ladder():
     assert lo <= e["rate_m"] <= hi and e["rate_m_se"] > 0
     # the common-noise pair measures the O(dt) term to better than the replica noise of one level
     assert e["dt_term_rel_se"] < v.stderr
+    assert e["kernel"].startswith("numba-")                     # the particle kernel that ran, for the report
     assert finite_numbers(v.to_dict()["extra"])
 
 
@@ -122,3 +123,32 @@ def test_power_fit_rejects_bad_input():
         fit_power_law([0.0, 1.0, 2.0], [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="level"):
         fit_power_law([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], level=1.5)
+
+
+def test_ladder_runs_in_stretches_equal_one_step_at_a_time():
+    """_alg_avg advances in compiled stretches (explicit common noise for the pair): bitwise the runs of one
+    step at a time."""
+    from checks._dynamics_common import _key, _seed
+    from theory.dynamics import Dynamics, DynamicsConfig
+    from theory.network import output, second_moment
+
+    case = dict(ALGORITHM, T_lam=0.5)
+    key = _key(case)
+    ctx = alg._alg_ctx(case)
+    dt, steps = alg._alg_grid(key)
+    m, R = int(case["m"]), int(case["replicas"])
+    dyns = [Dynamics(DynamicsConfig(alpha=ctx.alpha, lam=ctx.lam, dt=dt / r, m=m, replicas=R, couple_ou=False),
+                     ctx.X, ctx.y, ctx.act, _seed(case, 10)) for r in (1, 2)]
+    states = [d.initial_state() for d in dyns]
+    acc, count = [0.0, 0.0], 0
+    for i in range(1, steps + 1):
+        xi1, xi2 = dyns[1].noise(2 * i - 2), dyns[1].noise(2 * i - 1)
+        dyns[1].step(states[1], xi1)
+        dyns[1].step(states[1], xi2)
+        dyns[0].step(states[0], (xi1 + xi2) / math.sqrt(2.0))
+        if 2 * i >= steps and (i % 4 == 0 or i == steps):
+            acc = [a + np.concatenate([output(s.particles(), ctx.X, ctx.act, ctx.alpha),
+                                       second_moment(s.particles())[:, None]], axis=1) for a, s in zip(acc, states)]
+            count += 1
+    got = alg._alg_avg(key, 1, "pde", 10, True)
+    assert steps > alg._PAIR_STRETCH and all(np.array_equal(a / count, g) for a, g in zip(acc, got))

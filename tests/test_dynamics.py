@@ -19,7 +19,7 @@ from scipy.integrate import solve_ivp
 
 from theory import _kernels_numba as K
 from theory.activations import ERF, IDENTITY, SIGMOID, TANH, scaled
-from theory.dynamics import (Dynamics, DynamicsConfig, State, counter_normals, simulate, stable_dt,
+from theory.dynamics import (Dynamics, DynamicsConfig, State, Trajectory, counter_normals, simulate, stable_dt,
                              step_limits)
 from theory.errors import PremiseWarning, DomainError, NonFiniteError, ShapeError, UnstableStepError
 from theory.kernels import gram_particles, lambda0
@@ -142,6 +142,7 @@ def test_parallel_kernel_is_bitwise_serial():
         for _ in range(3):
             dyn.step(st)
         dyn.advance(st, 4)                                   # a stretch: pass 2 and the next pass 1 fused
+        dyn.records(st, [0, 2, 3, 7])                        # records in compiled calls, primed stretches
         states.append(st)
     assert np.array_equal(states[0].thetaT, states[1].thetaT) and np.array_equal(states[0].u, states[1].u)
 
@@ -215,6 +216,129 @@ def test_compiled_observation_agrees_with_the_network_functions():
             np.testing.assert_allclose(getattr(comp_obs, name), getattr(numpy_obs, name), rtol=0, atol=1e-13)
 
 
+_RECORD_FIELDS = ("f", "b", "lam_min_H", "lam_max_H", "second_moment", "mean", "cov", "w2_ou_upper_sq")
+
+
+def _loop_records(dyn, st, stops):
+    """The records of Dynamics.records by advance and a plain (unprimed) record in turn."""
+    snaps, refs, done = [], [], 0
+    for q in stops:
+        dyn.advance(st, q - done)
+        done = q
+        snap, ref = dyn.record(st, check=False, reference=True)
+        snaps.append(snap)
+        refs.append(ref)
+    return snaps, refs
+
+
+@pytest.mark.parametrize("act", [TANH, scaled(ERF, 1.5, 2.0), scaled(SIGMOID, 2.0, 0.7)])
+def test_records_in_compiled_calls_equal_advance_and_record(act, monkeypatch):
+    X, y = _data(3, 2, 4)
+    stops = [0, 1, 2, 5, 5, 9, 30]
+    cfg = DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=600, replicas=2)
+    mk = lambda: Dynamics(cfg, X, y, act, seed=1)  # noqa: E731
+    dyn = mk()
+    st = dyn.initial_state()
+    traj, (means, covs) = dyn.records(st, stops, reference=True, check=False)
+    ref_dyn = mk()
+    ref_st = ref_dyn.initial_state()
+    loop, refs = _loop_records(ref_dyn, ref_st, stops)
+    # the same particles, bitwise, and the same records (the same sums of the kernel's own pass 1)
+    for a, b in ((st.thetaT, ref_st.thetaT), (st.u, ref_st.u), (st.v_thetaT, ref_st.v_thetaT)):
+        assert np.array_equal(a, b)
+    assert st.step == 30 and traj.steps.tolist() == stops and traj.kernel == "numba-serial"
+    looped = Trajectory.from_snapshots(ref_dyn.config, 1, "numba", loop)
+    for name in _RECORD_FIELDS + ("steps", "t", "t_phys", "residual", "loss"):
+        assert np.array_equal(getattr(traj, name), getattr(looped, name)), name
+    assert np.array_equal(means, np.stack([r[0] for r in refs]))
+    assert np.array_equal(covs, np.stack([r[1] for r in refs]))
+    # one record per compiled call gives the same records and particles
+    monkeypatch.setattr(Dynamics, "STEPS_PER_CALL", 0)
+    one = mk()
+    st1 = one.initial_state()
+    traj1, _ = one.records(st1, stops, reference=True, check=False)
+    assert np.array_equal(st1.thetaT, st.thetaT)
+    assert all(np.array_equal(getattr(traj, k), getattr(traj1, k)) for k in _RECORD_FIELDS)
+
+
+def test_advance_with_explicit_noise_equals_single_steps():
+    X, y = _data(3, 2, 6)
+    cfg = DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=300, replicas=2)
+    mk = lambda: Dynamics(cfg, X, y, TANH, seed=2)  # noqa: E731
+    noise = np.random.default_rng(0).standard_normal((5, 2, 300, 3))
+    a, b = mk(), mk()
+    sa, sb = a.initial_state(), b.initial_state()
+    a.advance(sa, 5, noise=noise)
+    for xi in noise:
+        b.step(sb, xi)
+    assert np.array_equal(sa.thetaT, sb.thetaT) and np.array_equal(sa.u, sb.u) and sa.step == sb.step == 5
+    with pytest.raises(ShapeError, match="noise must have shape"):
+        a.advance(sa, 4, noise=noise)
+
+
+def test_fused_record_equals_the_standalone_observation():
+    """A record reads the kernel's pre-activations X (1/s) theta; the standalone sweep divides X by s: bitwise
+    the same when 1/s is exact, to rounding otherwise."""
+    from theory._observe import observe_state
+
+    X, y = _data(3, 2, 4)
+    for act, exact in ((TANH, True), (scaled(SIGMOID, 2.0, 0.5), True), (scaled(TANH, 1.0, 0.7), False)):
+        dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=500, replicas=2), X, y, act, seed=3)
+        st = dyn.advance(dyn.initial_state(), 7)
+        snap, (mu, cov) = dyn.record(st, reference=True)
+        obs = observe_state(st.thetaT, st.u, st.v_thetaT, st.v_u, X, act, 2.0, need_b=True, need_ref=True,
+                            compiled=dyn._numba)
+        pairs = ((snap.f, obs.f), (snap.b, obs.b), (snap.second_moment, obs.second_moment), (cov, obs.ref_cov),
+                 (snap.cov, obs.cov), (snap.lam_min_H, np.linalg.eigvalsh(obs.H)[:, 0]))
+        for a, b in pairs:
+            if exact:
+                assert np.array_equal(a, b)
+            else:   # one rounding of X/s, carried through sums of 500 terms
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_a_primed_record_leaves_the_steps_bitwise_unchanged():
+    X, y = _data(3, 2, 5)
+    states = []
+    for prime in (False, True):
+        dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=400, replicas=2), X, y, TANH, seed=4)
+        st = dyn.advance(dyn.initial_state(), 3)
+        dyn.record(st, prime=prime)
+        dyn.advance(st, 4)
+        dyn.step(st)
+        states.append(st)
+    assert np.array_equal(states[0].thetaT, states[1].thetaT) and np.array_equal(states[0].u, states[1].u)
+    # a primed record is not reused for another state, nor after the state moved on
+    dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=400, replicas=2), X, y, TANH, seed=4)
+    a = dyn.advance(dyn.initial_state(), 3)
+    b = a.copy()
+    b.thetaT *= 0.5
+    dyn.record(a, prime=True)
+    assert not dyn._is_primed(b)
+    dyn.advance(a, 1)
+    assert not dyn._is_primed(a)
+
+
+def test_records_raise_at_the_failing_record_with_its_step():
+    dyn = Dynamics(DynamicsConfig(alpha=10.0, lam=0.1, dt=0.1, m=100), X3, Y3, TANH, 1, check_stability=False)
+    st = dyn.initial_state()
+    with pytest.raises(UnstableStepError, match="diverged"):
+        dyn.records(st, [0] + list(range(100, 2001, 100)), check=False)
+    for bad in ([0, 5, 3], []):
+        with pytest.raises(DomainError, match="stops must be a non-empty non-decreasing list"):
+            dyn.records(dyn.initial_state(), bad)
+    with pytest.raises(DomainError, match="stops"):
+        dyn.records(dyn.initial_state(), [-1])
+    # an unstable (not yet diverged) step: the exact check of Dynamics.record decides and names the step
+    p = sample_p0(400, 2, np.random.default_rng(1))
+    lim = step_limits(DynamicsConfig(alpha=10.0, lam=0.1, dt=1e-3, m=400), p, X3, Y3, TANH)
+    dyn = Dynamics(DynamicsConfig(alpha=10.0, lam=0.1, dt=1.01 * lim.limit, m=400), X3, Y3, TANH, 1,
+                   check_stability=False)
+    with pytest.raises(UnstableStepError, match="exceeds the stability limit .* at step 0"):
+        dyn.records(dyn.initial_state(p), [0, 1], check=True, check_first=True)
+    assert dyn.records(dyn.initial_state(p), [0], check=True)[0].steps.tolist() == [0]   # the first: not checked
+
+
 def test_chunked_observation_equals_one_chunk(monkeypatch):
     from theory import _observe
 
@@ -247,7 +371,10 @@ def test_kernel_choice_is_automatic_and_recorded(monkeypatch):
         big = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=20_000), X, y, TANH, seed=1)
         assert not big._parallel()
         D.set_machine_owner(True)
+        monkeypatch.setattr(D, "_machine_busy", lambda: False)
         assert big._parallel() is (numba.get_num_threads() > 1)
+        monkeypatch.setattr(D, "_machine_busy", lambda: True)          # other processes load the cores
+        assert not big._parallel()
     finally:
         D.set_machine_owner(None)
     with pytest.raises(TypeError, match="owner must be a bool or None"):

@@ -330,3 +330,52 @@ def test_usage_errors_exit_2(argv, message):
     err = io.StringIO()
     assert args.func(args, io.StringIO(), err) == 2
     assert err.getvalue().startswith(f"gntk-check {argv[0]}: error: ") and message in err.getvalue()
+
+
+# -- the threaded particle kernel where one process owns the machine (issue 12) -------------------
+def test_threads_follow_the_machine_owner():
+    import numba
+
+    from checks._dynamics_common import _threads
+    from theory.dynamics import set_machine_owner
+
+    old = numba.get_num_threads()
+    try:
+        set_machine_owner(False)                  # beside other processes: one thread below 200k particles
+        with _threads(8_000):
+            assert numba.get_num_threads() == 1
+        with _threads(200_000):
+            assert numba.get_num_threads() == old
+        set_machine_owner(True)                   # verify, hunt --workers 1: the kernel's own threshold decides
+        with _threads(8_000):
+            assert numba.get_num_threads() == old
+        assert numba.get_num_threads() == old
+    finally:
+        set_machine_owner(None)
+
+
+@pytest.mark.parametrize("argv, owner", [(["verify", "--claims", "lemma-5.4"], True),
+                                         (["hunt", "lemma-5.4/stated", "--examples", "1"], True),
+                                         (["hunt", "lemma-5.4/stated", "--examples", "1", "--workers", "2"], False)])
+def test_verify_and_single_worker_hunts_own_the_machine(argv, owner, monkeypatch, tmp_path):
+    """verify (outside xdist) and hunt --workers 1 declare the machine theirs while they run, then undo it."""
+    from checks import __main__ as cli
+    from checks import hunt_command
+    from theory import dynamics
+
+    seen = []
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.setattr(cli, "run_variants", lambda *a, **k: seen.append(dynamics._OWNER) or [])
+    monkeypatch.setattr(cli, "_finish", lambda results, args, out: 0)
+
+    def fake_hunt(*a, **k):
+        seen.append(dynamics._OWNER)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hunt_command, "hunt", fake_hunt)
+    monkeypatch.chdir(tmp_path)
+    try:
+        cli.main(argv, out=io.StringIO(), err=io.StringIO())
+    except KeyboardInterrupt:
+        pass
+    assert seen == [owner] and dynamics._OWNER is None

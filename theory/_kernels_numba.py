@@ -13,6 +13,8 @@ blocks of ``block`` particles:
 :func:`particle_steps` runs a whole stretch of steps in one call; its sweep over the blocks does pass 2
 of step l and, while the block is in cache, pass 1 of step l + 1 (one sweep over the state per step
 instead of two; the same operations in the same order, so bitwise the result of single steps).
+:func:`particle_steps_primed` takes the block partials from its caller and may skip the first pass 1
+when a record (:func:`theory._observe_numba.record_sums`) has just computed it.
 
 Activations: the tanh family ``h(z) = c0 + c1 tanh(z / s)`` (kind 0; sigmoid is
 ``c/2 + (c/2) tanh(z / (2 s))``) and scaled erf (kind 1: Cephes' rational forms, as in scipy, evaluated
@@ -35,7 +37,8 @@ from numba import njit, prange, types, uint64
 from numba.cpython.unsafe.numbers import leading_zeros
 from numba.extending import intrinsic
 
-__all__ = ["particle_step", "particle_step_parallel", "particle_steps", "particle_steps_parallel", "stream_keys",
+__all__ = ["particle_step", "particle_step_parallel", "particle_steps", "particle_steps_parallel",
+           "particle_steps_primed", "particle_steps_primed_parallel", "stream_keys",
            "counter_normals_nb", "counter_normals_np", "stream_key",
            "erf_exp_nb", "KIND_TANH", "KIND_ERF"]
 
@@ -388,13 +391,13 @@ def _scratch(n, d, kp, L):
 
 @njit(**_OPTS)
 def _prepare(thetaT, X, hc, inv_s, block):
-    """Per-call constants: (nb, X / s, X^T, hc with h' scaled by 1/s, block partials (R, nb, n + 1))."""
+    """Per-call constants: (nb, X / s, X^T, hc with h' scaled by 1/s)."""
     R, d, m = thetaT.shape
     nb = (m + block - 1) // block
     Xs = (X * inv_s).astype(np.float64)
     XT = np.ascontiguousarray(X.T).astype(np.float64)
     hcs = np.array([hc[0], hc[1], hc[2] * inv_s])
-    return nb, Xs, XT, hcs, np.empty((R, nb, X.shape[0] + 1))
+    return nb, Xs, XT, hcs
 
 
 @njit(**_OPTS)
@@ -450,14 +453,29 @@ def particle_steps(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, d
     l + 1 (the same operations on the same values as separate sweeps, so the result is bitwise that
     of ``len(keys)`` calls).  Block scratch is allocated once per call.
     """
+    parts = np.empty((thetaT.shape[0], (thetaT.shape[2] + block - 1) // block, X.shape[0] + 1))
+    return particle_steps_primed(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef,
+                                 np.expand_dims(noise, 0), use_noise, keys, couple, block, use_blas, parts, False)
+
+
+@njit(**_OPTS)
+def particle_steps_primed(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                          use_noise, keys, couple, block, use_blas, parts, primed):
+    """:func:`particle_steps` with the block partials ``parts (R, nb, n + 1)`` given; ``primed``: ``buf``,
+    ``buf2`` and ``parts`` already hold pass 1 of the current state (left there by
+    :func:`theory._observe_numba.record_sums`), so the first sweep is skipped (same values, bitwise).
+    ``noise``: the explicit noise of every step, ``(len(keys), R, m, k)``, used when ``use_noise``
+    (else any ``(1, 1, 1, 1)`` array)."""
     R, d, m = thetaT.shape
     n = X.shape[0]
     kp = (d + 2) // 2
-    nb, Xs, XT, hcs, parts = _prepare(thetaT, X, hc, inv_s, block)
+    nb, Xs, XT, hcs = _prepare(thetaT, X, hc, inv_s, block)
     gth, gu, sb, xi = _scratch(n, d, kp, block)
-    for idx in range(R * nb):
-        r, b = idx // nb, idx % nb
-        _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b], use_blas)
+    if not primed:
+        for idx in range(R * nb):
+            r, b = idx // nb, idx % nb
+            _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b],
+                         use_blas)
     f = np.empty((R, n))
     for l in range(keys.size):
         f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
@@ -465,25 +483,37 @@ def particle_steps(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, d
         for idx in range(R * nb):
             r, b = idx // nb, idx % nb
             j0, L = b * block, min(block, m - b * block)
-            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, keys[l], coef, r, j0, L,
-                         kp, couple, use_blas, gth, gu, sb, xi)
+            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise[l if use_noise else 0], use_noise,
+                         keys[l], coef, r, j0, L, kp, couple, use_blas, gth, gu, sb, xi)
             if more:
                 _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, b], use_blas)
     return f
 
 
-@njit(parallel=True, **_OPTS)
+@njit(**_OPTS)
 def particle_steps_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
                             use_noise, keys, couple, block, use_blas):
     """:func:`particle_steps` with the block loops spread over numba's threads (same result, bitwise:
     block partials are reduced serially in block order and the noise is keyed per particle)."""
+    parts = np.empty((thetaT.shape[0], (thetaT.shape[2] + block - 1) // block, X.shape[0] + 1))
+    return particle_steps_primed_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef,
+                                          np.expand_dims(noise, 0), use_noise, keys, couple, block, use_blas, parts,
+                                          False)
+
+
+@njit(parallel=True, **_OPTS)
+def particle_steps_primed_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s, alpha, drift, coef, noise,
+                                   use_noise, keys, couple, block, use_blas, parts, primed):
+    """:func:`particle_steps_primed` with the block loops spread over numba's threads (bitwise the same)."""
     R, d, m = thetaT.shape
     n = X.shape[0]
     kp = (d + 2) // 2
-    nb, Xs, XT, hcs, parts = _prepare(thetaT, X, hc, inv_s, block)
-    for idx in prange(R * nb):
-        r, b = idx // nb, idx % nb
-        _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b], use_blas)
+    nb, Xs, XT, hcs = _prepare(thetaT, X, hc, inv_s, block)
+    if not primed:
+        for idx in prange(R * nb):
+            r, b = idx // nb, idx % nb
+            _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, b * block, min(block, m - b * block), parts[r, b],
+                         use_blas)
     f = np.empty((R, n))
     for l in range(keys.size):
         f, a = _residual_coefs(parts, hc, alpha, m, y, drift)
@@ -493,8 +523,8 @@ def particle_steps_parallel(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, inv_s,
             r, b = idx // nb, idx % nb
             j0, L = b * block, min(block, m - b * block)
             gth, gu, sb, xi = _scratch(n, d, kp, L)
-            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise, use_noise, key, coef, r, j0, L,
-                         kp, couple, use_blas, gth, gu, sb, xi)
+            _pass2_block(thetaT, u, vT, vu, XT, buf, buf2, kind, hcs, a, noise[l if use_noise else 0], use_noise,
+                         key, coef, r, j0, L, kp, couple, use_blas, gth, gu, sb, xi)
             if more:
                 _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, b], use_blas)
     return f

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _observe_numba as _K
 
-__all__ = ["Observation", "observe_state", "CHUNK_ELEMENTS"]
+__all__ = ["Observation", "observe_state", "observe_primed", "CHUNK_ELEMENTS"]
 
 #: Elements (R * chunk * n) of one working array: 2^18 float64 = 2 MiB, so the dozen temporaries of a
 #: chunk stay a few tens of MiB at most (about 30 bytes per particle at m = 1e6, R = 1, n = 20) while
@@ -163,5 +163,30 @@ def _observe_compiled(thetaT, u, vT, vu, X, alpha, need_b, need_ref, need_stiffn
     return Observation(f=(alpha / m) * f, H=H, b=b / m if need_b else None, mean=mean, cov=cov,
                        second_moment=stats[:, 0] / m, w2_sq=w2 / m if couple else None, ref_mean=ref_mean,
                        ref_cov=ref_cov, max_abs_u=float(stats[:, 1].max()),
+                       g2=float(stats[:, 2].max()) if need_stiffness else None,
+                       g3=float(stats[:, 3].max()) if need_stiffness else None)
+
+
+def observe_primed(thetaT, u, vT, vu, X, XXt, alpha, compiled, buffers, *, need_b: bool, need_ref: bool = False,
+                   need_stiffness: bool = False, block: int = _BLOCK, use_blas: bool = False) -> Observation:
+    """:func:`observe_state` (compiled families, n <= COMPILED_MAX_N) from the particle kernel's own pass 1
+    (:func:`theory._observe_numba.record_sums`), which it leaves in ``buffers`` (``buf``, ``buf2``,
+    ``parts`` of :class:`theory.dynamics.Dynamics`) for the next step to reuse.  ``XXt`` = ``X @ X.T``.
+
+    The same sums in the same order as the compiled :func:`observe_state`; the pre-activations are the
+    kernel's ``X (1/s) theta``, so the two agree bitwise when 1/s is exact and to rounding otherwise.
+    """
+    kind, hc, s = compiled
+    m = thetaT.shape[-1]
+    couple = vT is not None
+    if not couple:
+        vT, vu = np.zeros((1, 1, 1), thetaT.dtype), np.zeros((1, 1), thetaT.dtype)
+    f, b, H1, H2, stats, mean, cov, w2, ref_mean, ref_cov = _K.record_sums(
+        thetaT, u, vT, vu, buffers["X"], np.ascontiguousarray(X, dtype=np.float64), buffers["buf"], buffers["buf2"],
+        buffers["parts"], kind, buffers["hc"], float(s), bool(need_b), bool(need_stiffness), couple, bool(need_ref), block, bool(use_blas))
+    return Observation(f=(alpha / m) * f, H=(H1 * XXt + H2) / m, b=b / m if need_b else None, mean=mean, cov=cov,
+                       second_moment=stats[:, 0] / m, w2_sq=w2 / m if couple else None,
+                       ref_mean=ref_mean if need_ref else None, ref_cov=ref_cov if need_ref else None,
+                       max_abs_u=float(stats[:, 1].max()),
                        g2=float(stats[:, 2].max()) if need_stiffness else None,
                        g3=float(stats[:, 3].max()) if need_stiffness else None)

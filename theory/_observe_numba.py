@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels_numba import _OPTS, _contract, _erf_exp, _tanh
+from ._kernels_numba import _OPTS, _contract, _erf_exp, _pass1_block, _prepare, _tanh, particle_steps_primed
 
-__all__ = ["observe_sums", "moment_sums"]
+__all__ = ["observe_sums", "moment_sums", "record_sums", "run_records"]
 
 
 @njit(**_OPTS)
@@ -73,6 +73,74 @@ def _pair_b(uu, hr, zr, h1r, h2r, xsq, L):
     for j in range(P, L):
         acc += uu[j] * (hr[j] + zr[j] * h1r[j] - xsq * h2r[j])
     return acc
+
+
+@njit(**_OPTS)
+def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, b, H1, H2, stats):
+    """Add the sums of :func:`observe_sums` over one block (particles j0..j0+L-1 of one replica) to the
+    replica's ``f (n,)``, ``b (n,)``, ``H1 (n, n)``, ``H2 (n, n)`` (lower triangle) and ``stats (4,)``
+    from its activation rows ``z, h, h1, h2 (n, >= L)``; ``g (n, >= L)`` is scratch.  The loops of
+    :func:`observe_sums`, so that a record equals the standalone observation bitwise when 1/s is exact."""
+    n = h.shape[0]
+    d = th.shape[0]
+    for i in range(n):
+        hr, h1r, gr = h[i], h1[i], g[i]
+        f[i] += _pair_dot(uu, hr, L)
+        if need_b:
+            b[i] += _pair_b(uu, hr, z[i], h1r, h2[i], xsq[i], L)
+        for j in range(L):
+            gr[j] = uu[j] * h1r[j]
+        if need_stiffness:
+            mx1 = stats[2]
+            mx2 = stats[3]
+            h2r = h2[i]
+            for j in range(L):
+                mx1 = max(mx1, abs(h1r[j]))
+                mx2 = max(mx2, abs(h2r[j]))
+            stats[2] = mx1
+            stats[3] = mx2
+    for i in range(n):
+        for k in range(i + 1):
+            a1 = 0.0
+            a2 = 0.0
+            gi, gk, hi, hk = g[i], g[k], h[i], h[k]
+            for j in range(L):
+                a1 += gi[j] * gk[j]
+                a2 += hi[j] * hk[j]
+            H1[i, k] += a1
+            H2[i, k] += a2
+    sq = 0.0
+    mu = stats[1]
+    for j in range(L):
+        sq += uu[j] * uu[j]
+        mu = max(mu, abs(uu[j]))
+    for c in range(d):
+        tc = th[c, j0:j0 + L]
+        for j in range(L):
+            sq += tc[j] * tc[j]
+    stats[0] += sq
+    stats[1] = mu
+
+
+@njit(**_OPTS)
+def _symmetrise(H1, H2):
+    """Copy the lower triangles of H1, H2 (R, n, n) to the upper ones."""
+    R, n = H1.shape[0], H1.shape[1]
+    for r in range(R):
+        for i in range(n):
+            for k in range(i):
+                H1[r, k, i] = H1[r, i, k]
+                H2[r, k, i] = H2[r, i, k]
+
+
+@njit(**_OPTS)
+def _xsq(X):
+    n, d = X.shape
+    xsq = np.zeros(n)
+    for i in range(n):
+        for c in range(d):
+            xsq[i] += X[i, c] * X[i, c]
+    return xsq
 
 
 @njit(**_OPTS)
@@ -149,6 +217,81 @@ def observe_sums(thetaT, u, X, kind, hc, s, need_b, need_stiffness, block):
 
 
 @njit(**_OPTS)
+def _rows_from_pass1(buf, buf2, r, j0, zs, kind, hc, s, L, z, h, h1, h2, need_h2):
+    """The activation rows of :func:`_act_rows` from the particle kernel's pass 1 of particles j0..j0+L-1 of
+    replica r: ``buf`` = tanh or erf of z/s, ``buf2`` = exp(-(z/s)^2) (erf only), ``zs`` = z/s (read only
+    when ``need_h2``)."""
+    n = h.shape[0]
+    c0, c1, c2 = hc[0], hc[1], hc[2]
+    for i in range(n):
+        tr = buf[r, i, j0:j0 + L]
+        hr, h1r, h2r = h[i], h1[i], h2[i]
+        if kind == 0:
+            for j in range(L):
+                t = tr[j]
+                q = 1.0 - t * t
+                hr[j] = c0 + c1 * t
+                h1r[j] = (c2 / s) * q
+                h2r[j] = (-2.0 * c2 / (s * s)) * t * q
+        else:
+            er = buf2[r, i, j0:j0 + L]
+            for j in range(L):
+                hr[j] = c1 * tr[j]
+                h1r[j] = (c2 / s) * er[j]
+        if need_h2:
+            zr, zsr = z[i], zs[i]
+            if kind != 0:
+                for j in range(L):
+                    h2r[j] = (-2.0 * zsr[j] / s) * h1r[j]
+            for j in range(L):
+                zr[j] = s * zsr[j]
+
+
+@njit(**_OPTS)
+def record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b, need_stiffness, couple, need_ref,
+                block, use_blas):
+    """The sums of :func:`observe_sums` and :func:`moment_sums` of a state from the particle kernel's own
+    pass 1, which it leaves in ``buf``, ``buf2``, ``parts`` (so that
+    :func:`theory._kernels_numba.particle_steps_primed` can skip it): a record costs the accumulation and
+    the moments, not a second activation sweep.  Returns ``(f, b, H1, H2, stats, mean, cov, w2, ref_mean,
+    ref_cov)``; ``ref_*`` are zeros unless ``need_ref``.  ``X`` is the kernel's copy (state dtype), ``X64`` the
+    float64 data.
+
+    Same formulas and block order as :func:`observe_sums`; the pre-activations are the kernel's
+    ``X (1/s) theta`` (``observe_sums`` divides X by s: equal up to rounding when 1/s is inexact).
+    """
+    R, d, m = thetaT.shape
+    n = X.shape[0]
+    inv_s = 1.0 / s
+    nb, Xs, XT, hcs = _prepare(thetaT, X, hc, inv_s, block)
+    xsq = _xsq(X64)
+    f, b = np.zeros((R, n)), np.zeros((R, n))
+    H1, H2, stats = np.zeros((R, n, n)), np.zeros((R, n, n)), np.zeros((R, 4))
+    zs, z, h, h1, h2 = (np.empty((n, block)), np.empty((n, block)), np.empty((n, block)), np.empty((n, block)),
+                        np.empty((n, block)))
+    g = np.empty((n, block))
+    need_h2 = need_b or need_stiffness
+    for r in range(R):
+        th = thetaT[r]
+        for bi in range(nb):
+            j0 = bi * block
+            L = min(block, m - j0)
+            _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, bi], use_blas)
+            if need_h2:
+                for i in range(n):
+                    _contract(zs[i], Xs[i], th, j0, L)
+            _rows_from_pass1(buf, buf2, r, j0, zs, kind, hc, s, L, z, h, h1, h2, need_h2)
+            _accumulate(th, u[r, j0:j0 + L], j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f[r], b[r], H1[r],
+                        H2[r], stats[r])
+    _symmetrise(H1, H2)
+    mean, cov, w2 = moment_sums(thetaT, u, vT, vu, couple)
+    ref_mean, ref_cov = np.zeros((R, d + 1)), np.zeros((R, d + 1, d + 1))
+    if need_ref:
+        ref_mean, ref_cov, _ = moment_sums(vT, vu, vT, vu, False)
+    return f, b, H1, H2, stats, mean, cov, w2, ref_mean, ref_cov
+
+
+@njit(**_OPTS)
 def moment_sums(thetaT, u, vT, vu, couple):
     """Mean (R, k) and plug-in covariance (R, k, k) of w = (theta, u) (two passes), and the coupling
     sums ``sum_j |w_j - v_j|^2`` (R,) when ``couple``."""
@@ -188,3 +331,33 @@ def moment_sums(thetaT, u, vT, vu, couple):
                 acc += e * e
             w2[r] = acc
     return mean, cov, w2
+
+
+@njit(**_OPTS)
+def run_records(thetaT, u, vT, vu, X, X64, y, buf, buf2, parts, kind, hc, s, alpha, drift, coef, keys, couple, block,
+                use_blas, primed, stops, need_b, need_stiffness, need_ref):
+    """Steps and records in one call: record q is taken after ``stops[q]`` steps of ``keys`` (non-decreasing,
+    ``stops[-1] == keys.size``), each stretch by :func:`particle_steps_primed` starting from the pass 1 that
+    the previous record left in the buffers.  Returns the stacked :func:`record_sums` (leading axis Q).
+
+    Serial kernel only: a compiled caller of the threaded kernel crashes (numba 0.6x, cached parfors), so
+    the threaded runs loop in Python (:meth:`theory.dynamics.Dynamics.records`), where a stretch is long.
+    """
+    R, d, m = thetaT.shape
+    n, k, Q = X.shape[0], d + 1, stops.size
+    f, b, stats, w2 = np.zeros((Q, R, n)), np.zeros((Q, R, n)), np.zeros((Q, R, 4)), np.zeros((Q, R))
+    H1, H2 = np.zeros((Q, R, n, n)), np.zeros((Q, R, n, n))
+    mean, cov, ref_mean, ref_cov = (np.zeros((Q, R, k)), np.zeros((Q, R, k, k)), np.zeros((Q, R, k)),
+                                    np.zeros((Q, R, k, k)))
+    noise = np.empty((1, 1, 1, 1), thetaT.dtype)
+    done = 0
+    for q in range(Q):
+        if stops[q] > done:
+            particle_steps_primed(thetaT, u, vT, vu, X, y, buf, buf2, kind, hc, 1.0 / s, alpha, drift, coef,
+                                  noise, False, keys[done:stops[q]], couple, block, use_blas, parts, primed)
+            done = stops[q]
+        (f[q], b[q], H1[q], H2[q], stats[q], mean[q], cov[q], w2[q], ref_mean[q],
+         ref_cov[q]) = record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b, need_stiffness,
+                                   couple, need_ref, block, use_blas)
+        primed = True
+    return f, b, H1, H2, stats, mean, cov, w2, ref_mean, ref_cov

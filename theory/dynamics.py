@@ -23,7 +23,10 @@ noise)`` also accepts explicit noise so that the two backends can be compared st
 
 :meth:`Dynamics.advance` runs the steps up to the next record in one compiled call and
 :meth:`Dynamics.record` observes a state in one chunked sweep (f, H, b, moments and the stability
-limit together, no ``(R, m, n)`` array; :mod:`theory._observe`).  The threaded kernel (bitwise the
+limit together, no ``(R, m, n)`` array; :mod:`theory._observe`); on the numba backend that sweep is the
+kernel's own first pass of the next step.  :meth:`Dynamics.records` (behind :meth:`Dynamics.run` and
+:func:`theory.trajectory.run_coupled`) runs several stretches and their records in one compiled call
+(:mod:`theory._recording`).  The threaded kernel (bitwise the
 serial one) is taken when ``parallel=True``, or with ``parallel=None`` when this process owns the
 machine (:func:`machine_owner`); :attr:`Dynamics.kernel` and :attr:`Trajectory.kernel` record which ran.
 """
@@ -41,7 +44,8 @@ import numba
 import numpy as np
 
 from . import _kernels_numba as _K
-from ._observe import Observation, observe_state
+from . import _recording
+from ._observe import COMPILED_MAX_N, Observation, observe_primed, observe_state
 from ._records import Snapshot, Trajectory
 from ._validation import check_int, check_matrix, check_nonnegative, check_positive, check_vector, as_float_array
 from .activations import get_activation
@@ -68,7 +72,8 @@ _OWNER: Optional[bool] = None
 def set_machine_owner(owner: Optional[bool]) -> None:
     """Declare whether this process owns the machine's cores (None: decide from the environment).
 
-    ``verify`` and ``hunt --workers 1`` may declare True; workers of a multi-process hunt False.
+    ``verify`` and ``hunt --workers 1`` may declare True; workers of a multi-process hunt False.  An owner
+    still runs serially while other processes load the cores (``_machine_busy``).
     """
     global _OWNER
     if owner is not None and not isinstance(owner, (bool, np.bool_)):
@@ -82,6 +87,17 @@ def machine_owner() -> bool:
     if _OWNER is not None:
         return _OWNER
     return not os.environ.get("PYTEST_XDIST_WORKER") and multiprocessing.parent_process() is None
+
+
+def _machine_busy() -> bool:
+    """Whether other processes load the cores (1-minute load average above cores - 1/2, this process counting
+    for about one): there the threaded kernel's fork-join per step waits on descheduled threads.  Measured on
+    2 cores, threaded against serial wall time: 1.45-1.71x at load 2.2 on single runs of 32k-800k particles,
+    but 0.53x for a whole ci variant at load 2.8 and 0.09-0.72x at load 5.7 (docs/architecture.md#speed)."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5
+    except OSError:         # no load average on this platform: trust the owner's declaration
+        return False
 
 
 def counter_normals(seed: int, step: int, R: int, m: int, k: int) -> np.ndarray:
@@ -227,19 +243,19 @@ class StepLimits:
         return math.inf if total == 0.0 else 1.0 / total
 
 
-def _limits(config: DynamicsConfig, obs: Observation, X, y, act, to_time: float, ev=None) -> StepLimits:
+def _limits(config: DynamicsConfig, obs: Observation, X, y, act, to_time: float, ev=None, xmax=None) -> StepLimits:
     """:class:`StepLimits` from an :class:`~theory._observe.Observation` (worst replica).
 
     sup|h'|, sup|h''|: the closed-form / certified G2, G3, or the max over the pre-activations when
     the activation is not admissible (``obs.g2``, ``obs.g3``).  ``ev``: the eigenvalues of ``obs.H`` if
-    already computed.
+    already computed, ``xmax`` the largest norm of a row of X.
     """
     n = X.shape[0]
     per_m = config.m if config.scaling == "printed" else 1.0
     lam_max = float((np.linalg.eigvalsh(obs.H) if ev is None else ev)[..., -1].max())
     r1 = float(np.abs(obs.f - y).sum(axis=-1).max())
     g2, g3 = (act.constants.G2, act.constants.G3) if act.admissible else (obs.g2, obs.g3)
-    xmax = float(np.linalg.norm(X, axis=1).max())
+    xmax = float(np.linalg.norm(X, axis=1).max()) if xmax is None else xmax
     L = (2.0 * config.alpha / n) * r1 * (obs.max_abs_u * g3 * xmax ** 2 + g2 * xmax)
     inf = math.inf
     lam_eff = config.lam / per_m
@@ -334,6 +350,11 @@ class Dynamics:
         self.backend = "numba" if self._numba is not None else "numpy"
         self._coef = self._ou_coefficients()
         self._buffers = None
+        #: (state, step, thetaT, u) whose pass 1 :meth:`record` left in the buffers (``prime=True``), else None.
+        self._primed = None
+        self._XXt = self.X @ self.X.T
+        self._X64 = np.ascontiguousarray(self.X, dtype=np.float64)
+        self._xmax = float(np.linalg.norm(self.X, axis=1).max())
         self._use_blas = self.n * self.d >= _BLAS_MIN_ND if config.blas is None else config.blas
         #: The step that ran last: "numpy", "numba-serial" or "numba-parallel/T" ("" before any step).
         self.kernel = ""
@@ -397,6 +418,9 @@ class Dynamics:
                           lambda0=math.sqrt(self.to_time) / self.config.alpha)
         self._raise_if_unstable(lim, step)
 
+    def _limits_of(self, obs: Observation, ev=None) -> StepLimits:
+        return _limits(self.config, obs, self.X, self.y, self.act, self.to_time, ev, self._xmax)
+
     def _raise_if_unstable(self, lim: StepLimits, step: int) -> None:
         if self.dt_phys > lim.limit:
             raise UnstableStepError(
@@ -430,53 +454,73 @@ class Dynamics:
             if noise.shape != (cfg.R, cfg.m, self.k):
                 raise ShapeError(f"noise must have shape {(cfg.R, cfg.m, self.k)}, got {noise.shape}")
         if self.backend == "numba":
-            self._step_numba(state, noise, 1)
+            self._step_numba(state, None if noise is None else noise[None], 1)
         else:
             self._step_numpy(state, self.noise(state.step) if noise is None else noise)
             self.kernel = "numpy"
         state.step += 1
         return state
 
-    def advance(self, state: State, n_steps: int) -> State:
+    def advance(self, state: State, n_steps: int, noise=None) -> State:
         """Advance ``state`` by ``n_steps`` steps of the stream, in place: one compiled call on the numba
-        backend (bitwise the same as ``n_steps`` calls of :meth:`step`)."""
+        backend (bitwise the same as ``n_steps`` calls of :meth:`step`).  ``noise (n_steps, R, m, k)``
+        replaces the stream if given (as ``noise[l]`` in the l-th call of :meth:`step`)."""
         self._check_state(state)
         n_steps = check_int("n_steps", n_steps, minimum=0)
+        cfg = self.config
+        if noise is not None:
+            noise = as_float_array("noise", noise, ndim=4)
+            if noise.shape != (n_steps, cfg.R, cfg.m, self.k):
+                raise ShapeError(f"noise must have shape {(n_steps, cfg.R, cfg.m, self.k)}, got {noise.shape}")
         if n_steps == 0:
             return state
         if self.backend == "numba":
-            self._step_numba(state, None, n_steps)
+            self._step_numba(state, noise, n_steps)
             state.step += n_steps
         else:
-            for _ in range(n_steps):
-                self.step(state)
+            for i in range(n_steps):
+                self.step(state, None if noise is None else noise[i])
         return state
 
     def _parallel(self) -> bool:
-        """Whether the next call takes the threaded kernel (config, else :func:`machine_owner` and size)."""
+        """Whether the next call takes the threaded kernel (config, else :func:`machine_owner`, size and load)."""
         if self.config.parallel is not None:
             return bool(self.config.parallel)
         return (machine_owner() and numba.get_num_threads() > 1
-                and self.config.R * self.config.m >= _PARALLEL_MIN_PARTICLES)
+                and self.config.R * self.config.m >= _PARALLEL_MIN_PARTICLES and not _machine_busy())
+
+    def _buffers_numba(self) -> dict:
+        """Work buffers of the compiled kernel (allocated once per Dynamics)."""
+        if self._buffers is None:
+            cfg, dt = self.config, self.config.dtype
+            buf2 = (cfg.R, self.n, cfg.m) if self._numba[0] == _K.KIND_ERF else (1, 1, 1)
+            nb = (cfg.m + cfg.block - 1) // cfg.block
+            self._buffers = dict(buf=np.empty((cfg.R, self.n, cfg.m), dt), buf2=np.empty(buf2, dt),
+                                 parts=np.empty((cfg.R, nb, self.n + 1)), d3=np.empty((1, 1, 1), dt),
+                                 d4=np.empty((1, 1, 1, 1), dt),
+                                 d2=np.empty((1, 1), dt), X=self.X.astype(dt), y=self.y.astype(dt),
+                                 hc=np.asarray(self._numba[1], dtype=np.float64))
+        return self._buffers
+
+    def _is_primed(self, state: State) -> bool:
+        p = self._primed
+        return (p is not None and p[0] is state and p[1] == state.step and p[2] is state.thetaT
+                and p[3] is state.u)
 
     def _step_numba(self, state: State, noise, n_steps: int) -> None:
         cfg = self.config
         kind, hc, s = self._numba
-        if self._buffers is None:
-            dt = cfg.dtype
-            buf2 = (cfg.R, self.n, cfg.m) if kind == _K.KIND_ERF else (1, 1, 1)
-            self._buffers = dict(buf=np.empty((cfg.R, self.n, cfg.m), dt), buf2=np.empty(buf2, dt),
-                                 d3=np.empty((1, 1, 1), dt), d2=np.empty((1, 1), dt), X=self.X.astype(dt),
-                                 y=self.y.astype(dt), hc=np.asarray(hc, dtype=np.float64))
-        bf = self._buffers
+        bf = self._buffers_numba()
         couple = state.v_thetaT is not None
         parallel = self._parallel()
+        primed = self._is_primed(state)
+        self._primed = None
         keys = _K.stream_keys(self.seed, state.step, n_steps)
-        kernel = _K.particle_steps_parallel if parallel else _K.particle_steps
+        kernel = _K.particle_steps_primed_parallel if parallel else _K.particle_steps_primed
         kernel(state.thetaT, state.u, state.v_thetaT if couple else bf["d3"], state.v_u if couple else bf["d2"],
                bf["X"], bf["y"], bf["buf"], bf["buf2"], kind, bf["hc"], 1.0 / s, cfg.alpha, self._coef[4],
-               self._coef[:4], bf["d3"] if noise is None else noise.astype(cfg.dtype), noise is not None,
-               keys, couple, cfg.block, self._use_blas)
+               self._coef[:4], bf["d4"] if noise is None else np.ascontiguousarray(noise, dtype=cfg.dtype),
+               noise is not None, keys, couple, cfg.block, self._use_blas, bf["parts"], primed)
         self.kernel = f"numba-parallel/{numba.get_num_threads()}" if parallel else "numba-serial"
 
     def _step_numpy(self, state: State, xi: np.ndarray) -> None:
@@ -500,31 +544,38 @@ class Dynamics:
         """The :class:`Snapshot` of ``state`` (raises UnstableStepError if the run has diverged)."""
         return self.record(state, check=False)[0]
 
-    def record(self, state: State, check: Optional[bool] = None, reference: bool = False
+    def record(self, state: State, check: Optional[bool] = None, reference: bool = False, prime: bool = False
                ) -> Tuple[Snapshot, Optional[Tuple[np.ndarray, np.ndarray]]]:
         """The :class:`Snapshot` of ``state`` and, with ``reference``, the mean (R, k) and covariance
         (R, k, k) of the reference particles v, from one chunked sweep over the particles.
 
         ``check`` (default: ``check_stability``) also raises :class:`~theory.errors.UnstableStepError`
         when ``dt`` exceeds the stability limit at this state; a diverged run always raises.
+
+        On the numba backend the sweep is the kernel's own first pass of the next step
+        (:func:`~theory._observe.observe_primed`); with ``prime`` it stays in the buffers and the next
+        :meth:`advance` or :meth:`step` of this same state skips it, so that a record costs its sums only.
+        The caller must then not modify the state's arrays in between (the runners of this package don't).
         """
         self._check_state(state)
         if reference and state.v_thetaT is None:
             raise DomainError("this run does not couple a reference OU (couple_ou=False)")
-        obs = self._observation(state, need_b=self.act.max_order >= 2, need_ref=reference)
+        obs = self._observation(state, need_b=self.act.max_order >= 2, need_ref=reference, fused=True)
+        if prime and self._numba is not None and self.n <= COMPILED_MAX_N:
+            self._primed = (state, state.step, state.thetaT, state.u)
         ev = np.linalg.eigvalsh(obs.H)
         if self.check_stability if check is None else check:
-            self._raise_if_unstable(_limits(self.config, obs, self.X, self.y, self.act, self.to_time, ev),
-                                    state.step)
+            self._raise_if_unstable(self._limits_of(obs, ev), state.step)
         r = obs.f - self.y
         snap = Snapshot(step=state.step, t=state.step * self.config.dt, t_phys=state.step * self.dt_phys,
-                        f=obs.f, residual=r, loss=np.mean(r ** 2, axis=-1), lam_min_H=ev[..., 0],
+                        f=obs.f, residual=r, loss=np.add.reduce(r ** 2, axis=-1) / r.shape[-1], lam_min_H=ev[..., 0],
                         lam_max_H=ev[..., -1], second_moment=obs.second_moment, b=obs.b, mean=obs.mean,
                         cov=obs.cov, w2_ou_upper_sq=obs.w2_sq)
         return snap, ((obs.ref_mean, obs.ref_cov) if reference else None)
 
-    def _observation(self, state: State, need_b: bool, need_ref: bool = False) -> Observation:
-        """:func:`~theory._observe.observe_state` of ``state``, raising UnstableStepError on divergence.
+    def _observation(self, state: State, need_b: bool, need_ref: bool = False, fused: bool = False) -> Observation:
+        """:func:`~theory._observe.observe_state` of ``state``, raising UnstableStepError on divergence;
+        ``fused``: from the compiled kernel's pass 1 (:func:`~theory._observe.observe_primed`) where it applies.
 
         A non-finite particle makes ``second_moment`` (a sum of all squares) non-finite, so the compiled
         sweep needs no separate scan; the numpy path scans first, keeping the activations off inf/NaN.
@@ -535,18 +586,57 @@ class Dynamics:
         # below instead of as a floating-point warning.
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                obs = observe_state(state.thetaT, state.u, state.v_thetaT, state.v_u, self.X, self.act,
-                                    self.config.alpha, need_b=need_b, need_ref=need_ref,
-                                    need_stiffness=not self.act.admissible, compiled=self._numba)
-                ok = all(np.all(np.isfinite(v)) for v in (obs.f, obs.cov, obs.H, obs.second_moment))
+                if fused and self._numba is not None and self.n <= COMPILED_MAX_N:
+                    obs = observe_primed(state.thetaT, state.u, state.v_thetaT, state.v_u, self.X, self._XXt,
+                                         self.config.alpha, self._numba, self._buffers_numba(), need_b=need_b,
+                                         need_ref=need_ref, need_stiffness=not self.act.admissible,
+                                         block=self.config.block, use_blas=self._use_blas)
+                else:
+                    obs = observe_state(state.thetaT, state.u, state.v_thetaT, state.v_u, self.X, self.act,
+                                        self.config.alpha, need_b=need_b, need_ref=need_ref,
+                                        need_stiffness=not self.act.admissible, compiled=self._numba)
+                # One sum per array: a non-finite entry makes it non-finite (as does an overflowing sum of
+                # finite entries near 1e308, a diverged state too).
+                ok = all(math.isfinite(float(np.add.reduce(v, axis=None)))
+                         for v in (obs.f, obs.cov, obs.H, obs.second_moment))
         except np.linalg.LinAlgError:
             ok = False
         if not ok:
             self._diverged(state)
         return obs
 
-    def _diverged(self, state: State):
-        raise UnstableStepError(f"the particles diverged (non-finite or overflowing) by step {state.step} "
+    #: A compiled call of :meth:`records` takes records until its stretches reach this many steps (at most
+    #: 64 records): a failure (divergence, unstable step) is seen at most that late, while the Python around
+    #: a call (~0.1-0.3 ms) is shared by the records of short stretches (every 2-4 steps in the ci runs).
+    STEPS_PER_CALL = 128
+
+    def records(self, state: State, stops: Sequence[int], reference: bool = False, check: Optional[bool] = None,
+                check_first: bool = False) -> Tuple[Trajectory, Optional[Tuple[np.ndarray, np.ndarray]]]:
+        """Advance ``state`` and record it after ``stops[q]`` steps for each q (non-empty, non-decreasing; 0
+        records the current state): the :class:`Trajectory` of the records and, with ``reference``, the
+        stacked reference moments ``(Q, R, k)``, ``(Q, R, k, k)``.
+
+        The same steps and records as :meth:`advance` and :meth:`record` in turn (bitwise the same
+        particles); on the numba backend the records of up to :data:`STEPS_PER_CALL` steps and their
+        stretches run in one compiled call, each record being the next step's first pass
+        (:mod:`theory._recording`).  ``check`` (default ``check_stability``) checks the stability limit at
+        every record after the first (at the first too with ``check_first``), as :meth:`record` does; a
+        failing or diverged record raises with its step, leaving the state at the end of its compiled call.
+        """
+        self._check_state(state)
+        if reference and state.v_thetaT is None:
+            raise DomainError("this run does not couple a reference OU (couple_ou=False)")
+        stops = [check_int("stops", q, minimum=0) for q in stops]
+        if not stops or any(b < a for a, b in zip(stops, stops[1:])):
+            raise DomainError(f"stops must be a non-empty non-decreasing list, got {stops!r}")
+        check = self.check_stability if check is None else bool(check)
+        if self._numba is None or self.n > COMPILED_MAX_N:
+            return _recording.records_loop(self, state, stops, reference, check, check_first)
+        return _recording.records_compiled(self, state, stops, reference, check, check_first)
+
+    def _diverged(self, state):
+        step = state.step if isinstance(state, State) else state
+        raise UnstableStepError(f"the particles diverged (non-finite or overflowing) by step {step} "
                                 f"with dt={self.config.dt!r}; use stable_dt()")
 
     def run(self, state: State, n_steps: int, record_every: Optional[int] = None,
@@ -569,13 +659,8 @@ class Dynamics:
             marks.add(step)
         if not self.check_stability and n_steps:
             self._warn_if_unstable(state.particles())
-        snaps = [self.record(state, check=False)[0]]
-        done = 0
-        for mark in sorted(marks - {0}):
-            self.advance(state, mark - done)          # the whole stretch to the next record in one call
-            done = mark
-            snaps.append(self.record(state)[0])
-        return Trajectory.from_snapshots(self.config, self.seed, self.backend, snaps, kernel=self.kernel)
+        # the stretches and records in compiled calls of several records each
+        return self.records(state, [0] + sorted(marks - {0}))[0]
 
 
 def simulate(config: DynamicsConfig, X, y, act, n_steps: int, seed: int, record_every: Optional[int] = None,

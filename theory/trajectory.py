@@ -96,32 +96,19 @@ class CoupledRun:
 def run_coupled(dyn: Dynamics, state: State, n_steps: int, record_every: int) -> CoupledRun:
     """Advance ``state`` like :meth:`Dynamics.run`, recording also the reference particles' moments.
 
-    The steps between two records run as one compiled call (:meth:`Dynamics.advance`); each record is
-    one chunked sweep over the particles (:meth:`Dynamics.record`) that also re-checks the stability
-    limit (raising :class:`~theory.errors.UnstableStepError`), as ``Dynamics.run`` does with
-    ``check_stability``.
+    Steps and records run through :meth:`Dynamics.records`: several records and the stretches between
+    them in one compiled call, each record reusing the first pass of the next step; every record after
+    the first re-checks the stability limit (raising :class:`~theory.errors.UnstableStepError`), as
+    ``Dynamics.run`` does with ``check_stability``.
     """
     if not isinstance(dyn, Dynamics):
         raise TypeError(f"dyn must be a Dynamics, got {type(dyn).__name__}")
     n_steps = check_int("n_steps", n_steps, minimum=0)
     every = check_int("record_every", record_every)
-    snaps, means, covs = [], [], []
-
-    def record(check):
-        snap, (mu, cov) = dyn.record(state, check=check, reference=True)
-        snaps.append(snap)
-        means.append(mu)
-        covs.append(cov)
-
-    record(False)
-    done = 0
-    while done < n_steps:
-        todo = min(every - done % every, n_steps - done)
-        dyn.advance(state, todo)
-        done += todo
-        record(True)
-    traj = Trajectory.from_snapshots(dyn.config, dyn.seed, dyn.backend, snaps, kernel=dyn.kernel)
-    return CoupledRun(traj, np.stack(means), np.stack(covs))
+    # the stretches and records in compiled calls of several records each (Dynamics.records)
+    stops = [0] + list(range(every, n_steps, every)) + ([n_steps] if n_steps else [])
+    traj, (means, covs) = dyn.records(state, stops, reference=True, check=True)
+    return CoupledRun(traj, means, covs)
 
 
 @dataclass(frozen=True)
@@ -159,6 +146,8 @@ class PathEvidence:
     op_h: np.ndarray
     op_m: np.ndarray
     premises_hold: np.ndarray
+    #: The particle step that ran (``Trajectory.kernel``: "numba-serial", "numba-parallel/T", "numpy").
+    kernel: str = ""
 
     def mean_se(self, name: str) -> Tuple[np.ndarray, np.ndarray]:
         """``(mean (N,), se (N,))`` over replicas of the (N, R) field ``name``."""
@@ -267,7 +256,7 @@ def path_evidence(run, X, y, Lambda: float, symmetric: Optional[bool] = None) ->
         kl_lower=np.maximum(kl - plugin_kl_bias(k, m, sym), 0.0),
         kl_energy_upper=(traj.loss[0][None, :] - traj.loss) / cfg.lam,
         lam_min_ratio=lam_ratio, moment_ratio=mom_ratio, op_h=op_h, op_m=op_m,
-        premises_hold=np.logical_and.accumulate(op_h & op_m))
+        premises_hold=np.logical_and.accumulate(op_h & op_m), kernel=str(getattr(traj, "kernel", "") or ""))
 
 
 @guard_numerics
