@@ -56,7 +56,7 @@ EXPECTED_OUTCOMES: Dict[Tuple[str, str], Expected] = {
     ("headline", "loss-rate"): H,
     ("headline", "kl-rate"): H,
     ("headline", "lambda-n"): R,
-    ("headline", "displacement"): R,   # decided only at dev/hunt widths (checks/headline_path.py)
+    ("headline", "displacement"): H,   # min_decided = 0: decided at dev/hunt widths (checks/headline_path.py)
     ("headline", "transient-rate"): H,        # Theorem 4.4's transient, fitted (checks/headline_transient.py)
     ("headline", "transient-alpha-rate"): H,
 }

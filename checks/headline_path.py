@@ -1,7 +1,7 @@
 """Parameters move, the distribution does not (the abstract and Section 1; docs/claims.md#headline): particle
 runs at growing alpha (tier S).
 
-Variant ``headline/displacement`` (HOLDS): runs of the corrected scheme to physical time T = T_lam / lam at
+Variant ``headline/displacement`` (HOLDS, min_decided = 0 under ci): runs of the corrected scheme to physical time T = T_lam / lam at
 alpha lambda0 = a0 * (1, 2, 4, 8), from the symmetric init, with the reference OU particles v coupled by
 the same noise (v_t ~ p0 exactly).  At T, per replica:
 
@@ -39,7 +39,7 @@ from .registry import Expected, Variant, register
 from .strategies import log_uniform
 from .verdict import Tier, Verdict
 
-__all__ = ["displacement_cases", "check_displacement", "EXAMPLE_DISPLACEMENT"]
+__all__ = ["displacement_cases", "check_displacement", "EXAMPLE_DISPLACEMENT", "MUTANTS"]
 
 _FACTORS = (1.0, 2.0, 4.0, 8.0)
 _SEED_RUN, _SEED_CONFIRM = 40, 41
@@ -99,7 +99,17 @@ def _table(case, width: int, purpose: int):
 def check_displacement(case: Mapping[str, Any]) -> Verdict:
     """The coupling upper bracket of W2(p_T, p0)^2 falls like alpha^-2 or faster while the displacement stays
     O(1) (its OU value 2(d+1)(1 - e^{-lam T}) is reported beside it)."""
-    claim = "headline/displacement"
+    return _displacement(case, "headline/displacement", -2.0)
+
+
+@_guard("headline/mutant-displacement-exponent-4")
+def mutant_check_displacement_exponent_4(case: Mapping[str, Any]) -> Verdict:
+    """Mutant: W2(p_T, p0)^2 claimed to fall like alpha^-4 (it falls like alpha^-2)."""
+    return _displacement(case, "headline/mutant-displacement-exponent-4", -4.0)
+
+
+def _displacement(case: Mapping[str, Any], claim: str, paper: float) -> Verdict:
+    """The verdict of :func:`check_displacement` against the exponent ``paper`` (-2; mutants steeper)."""
     try:
         rows, fit, m = _table(case, 1, _SEED_RUN)
     except (UnstableStepError, NonFiniteError) as exc:
@@ -110,18 +120,18 @@ def check_displacement(case: Mapping[str, Any]) -> Verdict:
              "ou_displacement": 2.0 * (ctx.d + 1) * (1.0 - math.exp(-ctx.lam * T)),
              "ratio_displacement_over_w2sq_upper": [d / max(w, 1e-300) for d, w in zip(rows["displacement"],
                                                                                      rows["w2sq_upper"])],
-             "paper_exponent": -2.0, "fit": None if fit is None else fit.to_dict()}
+             "paper_exponent": paper, "fit": None if fit is None else fit.to_dict()}
     if fit is None or fit.used.sum() < len(_FACTORS):
         return _plain(claim, case, extra=extra, inconclusive="W2^2 upper bracket not resolved at every alpha")
     lo, hi = fit.ci
     extra.update(exponent=fit.slope, exponent_ci95=[lo, hi])
-    v = Verdict(claim=claim, observed=lo, bound=-2.0, relation="<=", tier=Tier.ESTIMATED, stderr=0.0,
+    v = Verdict(claim=claim, observed=lo, bound=paper, relation="<=", tier=Tier.ESTIMATED, stderr=0.0,
                 tolerance_reason="exponent claim: the lower end of the fitted exponent's 95% interval (replica "
                 "standard errors)", case=dict(case), extra=extra)
     if v.violation_gap > 0:
         rows2, fit2, m2 = _table(case, 4, _SEED_CONFIRM)
         lo2 = fit2.ci[0] if fit2 is not None else -math.inf
-        conf = Verdict(claim=claim, observed=lo2, bound=-2.0, tier=Tier.ESTIMATED, case={**dict(case), "confirmation":
+        conf = Verdict(claim=claim, observed=lo2, bound=paper, tier=Tier.ESTIMATED, case={**dict(case), "confirmation":
                        "fresh seed, 4m"}, tolerance_reason=v.tolerance_reason, extra={"m": m2, **rows2})
         v = dataclasses.replace(v, confirmation=conf)
     return v
@@ -131,14 +141,18 @@ EXAMPLE_DISPLACEMENT = {"n": 3, "d": 2, "seed": 7, "labels": "continuous", "r_mi
                         "act": {"base": "tanh", "c": 1.0, "s": 1.0}, "m": 500, "replicas": 8, "n_records": 24,
                         "dt_c": 0.25, "lam": 0.5, "a0": 1.0, "T_lam": 1.0}
 
-# Declared REPORT, not HOLDS: at the widths a ci run affords, the W2^2 bracket's replica noise is the size
-# of its value at 8 alpha, so the inputs of a ci run cannot decide it (docs/verdicts.md#expected-outcomes: no
-# variant is held to an outcome its inputs do not decide).  The verdict and its exponent are still computed
-# and reported; dev/hunt widths decide them.
-register(Variant(claim=HEADLINE, name="displacement", expected=Expected.REPORT, tier=Tier.ESTIMATED,
+# Declared HOLDS with min_decided = 0: at the widths a ci run affords the W2^2 bracket's replica noise is the
+# size of its value at 8 alpha on the example (INCONCLUSIVE there), so a ci run is not held to a decided count
+# its inputs cannot give (docs/verdicts.md#expected-outcomes); a confirmed violation still fails it, and the
+# mutant below shows that a steeper claimed exponent is caught.  dev/hunt widths decide it.
+register(Variant(claim=HEADLINE, name="displacement", expected=Expected.HOLDS, tier=Tier.ESTIMATED,
                  description="parameters move O(1) while the W2^2 upper bracket falls like alpha^-2 (alpha x 1..8)",
                  strategy=displacement_cases, check=check_displacement, max_examples=1,
-                 examples=(EXAMPLE_DISPLACEMENT,), time_budget_s=60.0,
-                 expected_reason="an audit under ci: at m = 500/2000 and 8 replicas the W2^2 upper bracket's replica "
-                 "noise (se ~ 3e-4) is the size of its value at 8 alpha, so ci verdicts are INCONCLUSIVE; the "
-                 "dev/hunt widths (m >= 1e3 x 4, 1e5 under hunt) decide the exponent"))
+                 examples=(EXAMPLE_DISPLACEMENT,), time_budget_s=60.0, min_decided=0,
+                 expected_reason="the exponent of the W2^2 upper bracket in alpha is <= -2 (Theorem 4.4 via Lemma "
+                 "5.4: W2^2 <= 4 KL = O(alpha^-2)) while the node displacement stays at its OU value"))
+
+MUTANTS = [
+    ("displacement-exponent-4", "headline/displacement", mutant_check_displacement_exponent_4,
+     "W2(p_T, p0)^2 claimed to fall like alpha^-4 (it falls like alpha^-2)"),
+]
