@@ -272,8 +272,11 @@ def check_lemma_5_3(case: Mapping[str, Any]) -> Verdict:
 def audit_lemma_5_3(case: Mapping[str, Any]) -> Verdict:
     """Slack orders of Lemma 5.3: log10(bound / KL*) at t = inf, and of both path brackets."""
     tinf, path = _l53_t_inf(case, "audit"), _l53_path(case, "audit")
-    extra = {**path.extra, "slack_orders_t_inf": tinf.extra.get("slack_orders"), "t_inf_status": tinf.status.value}
+    extra = {**path.extra, "slack_orders_t_inf": tinf.extra.get("slack_orders"), "t_inf_status": tinf.status.value,
+             "slack_orders_path_energy_upper": path.extra.get("slack_orders")}
     if tinf.status.value != "INCONCLUSIVE":
+        # the audit's own number: what the report's slack plots read (not the path's energy bracket)
+        extra["slack_orders"] = float(tinf.extra["slack_orders"])
         return Verdict(claim="lemma-5.3/audit", observed=float(tinf.extra["slack_orders"]), bound=0.0, relation=">=",
                        tier=Tier.EXACT, tolerance_reason="report only: log10(bound / KL*)", case=dict(case),
                        extra=extra)
@@ -281,6 +284,7 @@ def audit_lemma_5_3(case: Mapping[str, Any]) -> Verdict:
     # moment lower value (a finite-width estimate) their upper end; both estimated.
     low = float(path.extra.get("slack_orders_energy_upper", math.inf))
     high = max(low, float(path.extra.get("slack_orders_lower", math.inf)))
+    extra["slack_orders"] = low
     return Verdict(claim="lemma-5.3/audit", observed=low, bound=0.0, relation=">=", tier=Tier.ESTIMATED,
                    tolerance_reason="report only: log10(bound / KL) bracketed by the energy and moment values",
                    case=dict(case), extra=extra, observed_lower=low, observed_upper=high)

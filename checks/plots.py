@@ -232,6 +232,8 @@ def headline_exponents(results: Sequence[Any], fig) -> bool:
     data = [d for d in data if d[2] is not None]
     if not data:
         return False
+    from matplotlib.ticker import LogLocator, NullFormatter
+
     for i, (r, (xk, yk, xl, yl, ref), pts, e) in enumerate(data):
         ax = fig.add_subplot(1, len(data), i + 1)
         xs, ys = zip(*pts)
@@ -240,6 +242,10 @@ def headline_exponents(results: Sequence[Any], fig) -> bool:
         if slope is not None and math.isfinite(slope):
             x0, y0 = xs[-1], ys[-1]
             ax.loglog(xs, [y0 * (x / x0) ** slope for x in xs], "--", label=f"slope {slope:g} (paper)")
+        # after the last loglog (which resets the axis): a series within one decade got overlapping labels at
+        # 2, 3, 4, 6 x 10^k; label whole decades only
+        ax.xaxis.set_major_locator(LogLocator(base=10.0))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         fitted = e.get("exponent")
         ax.set_title(f"{r.variant_id}" + (f"\nfitted exponent {_real(fitted):.3g}" if fitted is not None else ""),
                      fontsize="small")
