@@ -36,7 +36,6 @@ from theory import _kernels_numba as _K
 from theory.dynamics import Dynamics, DynamicsConfig
 from theory.errors import NonFiniteError, UnstableStepError
 from theory.kernels import gram_particles
-from theory.network import output, second_moment
 from theory.rates import fit_power_law
 from theory.trajectory import linearisation_error, long_run_average, ntk_linearised_residual, replica_mean_se
 
@@ -244,9 +243,9 @@ def _alg_avg(key: str, width: int, scaling: str, purpose: int, pair: bool) -> Tu
             if 2 * i >= steps and (i % 4 == 0 or i == steps):
                 _alg_stretch(dyns, states, done, i, pair)
                 done = i
-                acc = [a + np.concatenate([output(s.particles(), ctx.X, ctx.act, ctx.alpha),
-                                           second_moment(s.particles())[:, None]], axis=1)
-                       for a, s in zip(acc, states)]
+                # f and E|w|^2 in one compiled sweep (theory.network.output / second_moment to rounding)
+                acc = [a + np.concatenate([f, q[:, None]], axis=1)
+                       for a, (f, q) in zip(acc, (dyn.output_moment(s) for dyn, s in zip(dyns, states)))]
                 count += 1
     for dyn in dyns:
         _ran(key, dyn.kernel)

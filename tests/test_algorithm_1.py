@@ -130,8 +130,6 @@ def test_ladder_runs_in_stretches_equal_one_step_at_a_time():
     step at a time."""
     from checks._dynamics_common import _key, _seed
     from theory.dynamics import Dynamics, DynamicsConfig
-    from theory.network import output, second_moment
-
     case = dict(ALGORITHM, T_lam=0.5)
     key = _key(case)
     ctx = alg._alg_ctx(case)
@@ -149,8 +147,8 @@ def test_ladder_runs_in_stretches_equal_one_step_at_a_time():
         dyns[1].step(states[1], xi2)
         dyns[0].step(states[0], (xi1 + xi2) / math.sqrt(2.0))
         if 2 * i >= steps and (i % 4 == 0 or i == steps):
-            acc = [a + np.concatenate([output(s.particles(), ctx.X, ctx.act, ctx.alpha),
-                                       second_moment(s.particles())[:, None]], axis=1) for a, s in zip(acc, states)]
+            acc = [a + np.concatenate([f, q[:, None]], axis=1)
+                   for a, (f, q) in zip(acc, (d.output_moment(s) for d, s in zip(dyns, states)))]
             count += 1
     got = alg._alg_avg(key, 1, "pde", 10, True)
     assert steps > alg._PAIR_STRETCH and all(np.array_equal(a / count, g) for a, g in zip(acc, got))

@@ -645,3 +645,22 @@ def test_dynamics_validation():
     with pytest.raises(DomainError, match="couple_ou=False"):
         no_ou.initial_state().reference()
     assert isinstance(st, State)
+
+
+@pytest.mark.parametrize("spec", [("tanh", 1.0, 1.0), ("sigmoid", 1.3, 0.7), ("erf", 0.8, 1.47)])
+def test_output_moment_equals_the_network_functions(spec):
+    """The compiled sweep of Dynamics.output_moment against theory.network.output / second_moment (numpy)."""
+    from theory.activations import get_activation, scaled
+    from theory.network import output, second_moment
+
+    act = scaled(get_activation(spec[0]), spec[1], spec[2])
+    dyn = Dynamics(DynamicsConfig(alpha=3.0, lam=0.01, dt=1e-3, m=1000, replicas=3), X3, Y3, act, 5)
+    state = dyn.initial_state()
+    dyn.advance(state, 10)
+    f, q = dyn.output_moment(state)
+    p = state.particles()
+    np.testing.assert_allclose(f, output(p, X3, act, 3.0), rtol=0, atol=1e-14 * np.max(np.abs(f)))
+    np.testing.assert_allclose(q, second_moment(p), rtol=1e-14)
+    numpy_dyn = Dynamics(DynamicsConfig(alpha=3.0, lam=0.01, dt=1e-3, m=1000, replicas=3, backend="numpy"), X3, Y3,
+                         act, 5)
+    assert np.array_equal(numpy_dyn.output_moment(state)[0], output(p, X3, act, 3.0))

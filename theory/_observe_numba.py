@@ -11,7 +11,7 @@ from numba import njit
 
 from ._kernels_numba import _OPTS, _contract, _erf_exp, _pass1_block, _prepare, _tanh, particle_steps_primed
 
-__all__ = ["observe_sums", "moment_sums", "record_sums", "run_records"]
+__all__ = ["observe_sums", "output_sums", "moment_sums", "record_sums", "run_records"]
 
 
 @njit(**_OPTS)
@@ -141,6 +141,35 @@ def _xsq(X):
         for c in range(d):
             xsq[i] += X[i, c] * X[i, c]
     return xsq
+
+
+@njit(**_OPTS)
+def output_sums(thetaT, u, X, kind, hc, s, block):
+    """Per replica r: ``f[r, i] = sum_j u_j h(z_ji)`` (pairs (2j, 2j + 1) first, as in :func:`observe_sums`)
+    and ``sq[r] = sum_j |w_j|^2``: the output and the second moment without the Gram sums (a time average
+    of Algorithm 1 samples them at every fourth step)."""
+    R, d, m = thetaT.shape
+    n = X.shape[0]
+    Xs = (X / s).astype(np.float64)
+    f, sq = np.zeros((R, n)), np.zeros(R)
+    z, h, h1, h2 = np.empty((n, block)), np.empty((n, block)), np.empty((n, block)), np.empty((n, block))
+    for r in range(R):
+        th = thetaT[r]
+        for j0 in range(0, m, block):
+            L = min(block, m - j0)
+            uu = u[r, j0:j0 + L]
+            _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2)
+            for i in range(n):
+                f[r, i] += _pair_dot(uu, h[i], L)
+            acc = 0.0
+            for j in range(L):
+                acc += uu[j] * uu[j]
+            for c in range(d):
+                tc = th[c, j0:j0 + L]
+                for j in range(L):
+                    acc += tc[j] * tc[j]
+            sq[r] += acc
+    return f, sq
 
 
 @njit(**_OPTS)

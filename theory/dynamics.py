@@ -50,7 +50,8 @@ from ._records import Snapshot, Trajectory
 from ._validation import check_int, check_matrix, check_vector, as_float_array
 from .activations import get_activation
 from .errors import DomainError, PremiseWarning, ShapeError, UnstableStepError
-from .network import Particles, sample_p0
+from . import _observe_numba
+from .network import Particles, output, sample_p0, second_moment
 
 __all__ = ["DynamicsConfig", "State", "StepLimits", "Snapshot", "Trajectory", "Dynamics", "step_limits",
            "stable_dt", "simulate", "counter_normals", "set_machine_owner", "machine_owner"]
@@ -345,6 +346,20 @@ class Dynamics:
             state.v_u[...] = A0 * state.v_u + S0 * xiT[:, self.d]
 
     # -- observing -----------------------------------------------------------------------------
+    def output_moment(self, state: State) -> Tuple[np.ndarray, np.ndarray]:
+        """``(f (R, n), E|w|^2 (R,))`` of the current measure: :func:`theory.network.output` and
+        :func:`theory.network.second_moment` in one compiled sweep on the numba backend (equal to them to
+        rounding, pairs first as there), else those functions."""
+        self._check_state(state)
+        if self._numba is None:
+            p = state.particles()
+            return output(p, self.X, self.act, self.config.alpha), second_moment(p)
+        kind, hc, s = self._numba
+        f, sq = _observe_numba.output_sums(state.thetaT, state.u, self._X64, kind, np.asarray(hc, np.float64),
+                                           float(s), int(self.config.block))
+        m = state.thetaT.shape[-1]
+        return self.config.alpha * f / m, sq / m
+
     def observe(self, state: State) -> Snapshot:
         """The :class:`Snapshot` of ``state`` (raises UnstableStepError if the run has diverged)."""
         return self.record(state, check=False)[0]
