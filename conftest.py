@@ -33,9 +33,10 @@ def pytest_configure(config):
 
     global _BLAS_LIMIT
     if os.environ.get("PYTEST_XDIST_WORKER") and _BLAS_LIMIT is None:
-        from threadpoolctl import threadpool_limits
+        from checks.runner import one_blas_thread
 
-        _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+        _BLAS_LIMIT = one_blas_thread()
+        _BLAS_LIMIT.__enter__()
 
     ensure_registered()
     try:

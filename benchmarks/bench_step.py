@@ -199,18 +199,16 @@ def test_kernel_step_erf(benchmark, n, d, m):
     _bench(benchmark, ErfStep, n, d, m)
 
 
-def _stretch_params():
-    import pytest
-    return pytest.mark.parametrize("cls", [BareKernel, KernelStep, Stretch], ids=lambda c: c.__name__)
+def _classes(*classes):
+    """``@pytest.mark.parametrize("cls", classes)``; the identity when pytest is absent (script use)."""
+    try:
+        import pytest
+    except ImportError:  # pragma: no cover
+        return lambda f: f
+    return pytest.mark.parametrize("cls", list(classes), ids=lambda c: c.__name__)
 
 
-try:
-    _stretch_classes = _stretch_params()
-except ImportError:  # pragma: no cover
-    _stretch_classes = lambda f: f  # noqa: E731
-
-
-@_stretch_classes
+@_classes(BareKernel, KernelStep, Stretch)
 def test_stretch(benchmark, cls):
     n, d, m, R = STRETCH_SIZE
     benchmark.group = f"stretch n{n}-d{d}-m{m * R}"
@@ -222,18 +220,7 @@ def test_stretch(benchmark, cls):
         _RESULTS[("stretch", cls.__name__)] = benchmark.stats.stats.median / per
 
 
-def _record_params():
-    import pytest
-    return pytest.mark.parametrize("cls", [Unrecorded, ThenRecord, Recorded], ids=lambda c: c.__name__)
-
-
-try:
-    _record_classes = _record_params()
-except ImportError:  # pragma: no cover
-    _record_classes = lambda f: f  # noqa: E731
-
-
-@_record_classes
+@_classes(Unrecorded, ThenRecord, Recorded)
 def test_record(benchmark, cls):
     n, d, m, R = STRETCH_SIZE
     benchmark.group = f"record n{n}-d{d}-m{m * R}"

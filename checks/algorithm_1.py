@@ -32,7 +32,6 @@ from typing import Any, Dict, Mapping, Tuple
 import numpy as np
 from hypothesis import strategies as st
 
-from theory import _kernels_numba as _K
 from theory.dynamics import Dynamics, DynamicsConfig
 from theory.errors import NonFiniteError, UnstableStepError
 from theory.kernels import gram_particles
@@ -256,12 +255,6 @@ def _alg_avg(key: str, width: int, scaling: str, purpose: int, pair: bool) -> Tu
 _PAIR_STRETCH = 16
 
 
-def _noise(dyn: Dynamics, step: int) -> np.ndarray:
-    """``dyn.noise(step)`` drawn by the compiled twin of the stream (39x faster than the numpy twin at
-    R m = 16000, k = 3; equal to it within 1.4e-15, the rounding of fused multiply-adds)."""
-    return _K.counter_normals_nb(_K.stream_key(dyn.seed, step), dyn.config.R, dyn.config.m, dyn.k)
-
-
 def _alg_stretch(dyns, states, start: int, stop: int, pair: bool) -> None:
     """Advance the run(s) of :func:`_alg_avg` from coarse step ``start`` to ``stop``: the dt run on the stream,
     or (``pair``) the dt/2 run on the stream's noise of its steps 2l, 2l+1 and the dt run on their normalised
@@ -271,7 +264,7 @@ def _alg_stretch(dyns, states, start: int, stop: int, pair: bool) -> None:
         return
     for a in range(start, stop, _PAIR_STRETCH):
         ls = range(a + 1, min(stop, a + _PAIR_STRETCH) + 1)
-        xi = [(_noise(dyns[1], 2 * i - 2), _noise(dyns[1], 2 * i - 1)) for i in ls]
+        xi = [(dyns[1].noise(2 * i - 2), dyns[1].noise(2 * i - 1)) for i in ls]
         dyns[1].advance(states[1], 2 * len(ls), noise=np.stack([x for p in xi for x in p]))
         dyns[0].advance(states[0], len(ls), noise=np.stack([(x1 + x2) / math.sqrt(2.0) for x1, x2 in xi]))
 

@@ -42,7 +42,8 @@ from .profiles import budget
 from .strategies import activation_specs, dataset_cases, log_uniform
 from .verdict import Tier, Verdict
 
-__all__ = ["HEADLINE", "ridge_cases", "check_krr", "check_loss_rate", "check_kl_rate", "EXAMPLE_RIDGE", "MUTANTS"]
+__all__ = ["HEADLINE", "ridge_cases", "check_krr", "check_loss_rate", "check_kl_rate", "EXAMPLE_RIDGE", "MUTANTS",
+           "judged_further_out"]
 
 HEADLINE = Claim("headline", "Abstract, Section 1, Theorem 4.4 and its remark",
                  "noisy GD with weight decay trains like a kernel method: p* approaches kernel ridge regression "
@@ -147,13 +148,21 @@ def _exponent_verdict(claim: str, case, x, y, err, paper: float, extra=None, key
     far = {**dict(case), "kr_lo": float(case["kr_lo"]) * _CONFIRM_KR, "confirmation": "window 10x further out"}
     s = _series(far)
     c = _exponent_verdict_on(claim, far, _alphas(far), s[key], s[f"{key}_err"], paper)
-    if c.status.value == "VIOLATED":
+    return judged_further_out(v, c, paper, "lower end")
+
+
+def judged_further_out(v: Verdict, c: Verdict, paper: float, end: str) -> Verdict:
+    """An exponent's violation ``v`` judged by ``c``, the same claim one decade further out in alpha (rates
+    are asymptotic: the window's onset is a bias, as finite width is for particles).  VIOLATED when ``c``
+    shows the excess too (``c`` is itself a confirmation, so its excess is read, not its status); else
+    INCONCLUSIVE, pre-asymptotic when ``c`` holds.  ``end``: the interval end ``c.observed`` is."""
+    if c.violation_gap > 0 and not (c.inconclusive or c.premise_failed or c.undecidable):
         return dataclasses.replace(v, confirmation=c)
     if c.status.value == "HOLDS":
         why = (f"pre-asymptotic: one decade further out in alpha the exponent's interval reaches the paper's "
-               f"{paper:g} (lower end {c.observed:.4g})")
+               f"{paper:g} ({end} {c.observed:.4g})")
     else:
-        why = f"not confirmed: the window one decade further out in alpha is not resolved ({c.reason})"
+        why = f"not confirmed: the window one decade further out in alpha is not decided ({c.reason})"
     return dataclasses.replace(v, confirmation=c, undecidable=why)
 
 

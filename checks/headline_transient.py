@@ -69,7 +69,7 @@ from theory.trajectory import gibbs_evidence, ntk_linearised_residual, path_evid
 
 from ._dynamics_common import (_base, _ctx, _data, _data_key, _guard, _key, _plain, _simulate, _sizes_extra,
                                case_ranges, sizes)
-from .headline import HEADLINE
+from .headline import HEADLINE, judged_further_out
 from .profiles import budget
 from .registry import Expected, Variant, register
 from .strategies import log_uniform
@@ -371,15 +371,7 @@ def _confirm_far(v: Verdict, case, claim: str, paper: float) -> Verdict:
     without any rate falling below the paper's.  Persisting there: VIOLATED; else INCONCLUSIVE (undecidable)."""
     far = {**dict(case), "a0": float(case["a0"]) * _CONFIRM_FURTHER, "m": 4 * int(case["m"]),
            "dt_c": 0.5 * float(case["dt_c"]), "confirmation": "10x further out in alpha, fresh seeds, 4m, dt/2"}
-    c = _alpha_rate(far, claim, paper)
-    if c.violation_gap > 0 and not (c.inconclusive or c.premise_failed):     # the re-run shows it too
-        return dataclasses.replace(v, confirmation=c)
-    if c.status.value == "HOLDS":
-        why = (f"pre-asymptotic: one decade further out in alpha the exponent's interval reaches {paper:g} "
-               f"(upper end {c.observed:.4g})")
-    else:
-        why = f"not confirmed: the window one decade further out in alpha is not decided ({c.reason})"
-    return dataclasses.replace(v, confirmation=c, undecidable=why)
+    return judged_further_out(v, _alpha_rate(far, claim, paper), paper, "upper end")
 
 
 @_guard("headline/transient-alpha-rate")

@@ -337,8 +337,7 @@ def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutc
     matplotlib is optional: without it nothing is written and ``skipped`` says what to install.
     """
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401 - only whether it is installed; _draw imports what it uses
     except ImportError as exc:
         return PlotOutcome((), f"plots skipped: matplotlib is not installed ({exc}); {PLOTS_EXTRA_HINT}")
     from .mutants import is_mutant_id
@@ -356,17 +355,20 @@ def write_plots(results: Iterable[Any], directory, prefix: str = "") -> PlotOutc
     for cid, rs in by_claim.items():
         rs = sorted(rs, key=lambda r: ({"stated": 0, "corrected": 1, "probe": 2, "audit": 3}.get(r.name, 4), r.name))
         for name, fn in [("slack", slack_histogram)] + PLOTS.get(cid, []):
-            fig = Figure(figsize=_figure_size(name))
-            FigureCanvasAgg(fig)
-            if fn(rs, fig):
-                path = directory / f"{prefix}{pytest_id(cid)}-{name}.png"
-                fig.savefig(path, dpi=90)
-                paths.append(path)
+            paths += _draw(name, fn, rs, directory / f"{prefix}{pytest_id(cid)}-{name}.png")
     for name, fn in CROSS_PLOTS.items():
-        fig = Figure(figsize=_figure_size(name))
-        FigureCanvasAgg(fig)
-        if fn(kept, fig):
-            path = directory / f"{prefix}{name}.png"
-            fig.savefig(path, dpi=90)
-            paths.append(path)
+        paths += _draw(name, fn, kept, directory / f"{prefix}{name}.png")
     return PlotOutcome(tuple(paths))
+
+
+def _draw(name: str, fn: PlotFunc, results, path: Path) -> List[Path]:
+    """``[path]`` when ``fn`` drew something into a fresh figure (saved there), else ``[]``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_figure_size(name))
+    FigureCanvasAgg(fig)
+    if not fn(results, fig):
+        return []
+    fig.savefig(path, dpi=90)
+    return [path]

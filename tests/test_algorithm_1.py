@@ -129,7 +129,7 @@ def test_ladder_runs_in_stretches_equal_one_step_at_a_time():
     """_alg_avg advances in compiled stretches (explicit common noise for the pair): bitwise the runs of one
     step at a time."""
     from checks._dynamics_common import _key, _seed
-    from theory.dynamics import Dynamics, DynamicsConfig
+    from theory.dynamics import Dynamics, DynamicsConfig, counter_normals
     case = dict(ALGORITHM, T_lam=0.5)
     key = _key(case)
     ctx = alg._alg_ctx(case)
@@ -140,9 +140,9 @@ def test_ladder_runs_in_stretches_equal_one_step_at_a_time():
     states = [d.initial_state() for d in dyns]
     acc, count = [0.0, 0.0], 0
     for i in range(1, steps + 1):
-        xi1, xi2 = alg._noise(dyns[1], 2 * i - 2), alg._noise(dyns[1], 2 * i - 1)
-        # the compiled twin of the stream: Dynamics.noise (numpy) to the rounding of fused multiply-adds
-        np.testing.assert_allclose(xi1, dyns[1].noise(2 * i - 2), rtol=0, atol=2e-15)
+        xi1, xi2 = dyns[1].noise(2 * i - 2), dyns[1].noise(2 * i - 1)
+        # the numba backend's compiled twin of the stream: the numpy one to the rounding of fused multiply-adds
+        np.testing.assert_allclose(xi1, counter_normals(dyns[1].seed, 2 * i - 2, R, m, 3), rtol=0, atol=2e-15)
         dyns[1].step(states[1], xi1)
         dyns[1].step(states[1], xi2)
         dyns[0].step(states[0], (xi1 + xi2) / math.sqrt(2.0))

@@ -87,7 +87,7 @@ def test_loss_and_kl_rates_and_their_tightened_mutants():
     # the tightened claims fail on this window; at n = 20 the Gibbs oracle no longer refines one decade
     # further out, so the violation cannot be confirmed there and stays undecidable (INCONCLUSIVE)
     for m in (hl._mutant_kl_steeper(RIDGE), hl._mutant_loss_steeper(RIDGE)):
-        assert m.violation_gap > 0 and m.status is Status.INCONCLUSIVE and "not resolved" in m.reason, m.explain()
+        assert m.violation_gap > 0 and m.status is Status.INCONCLUSIVE and "not decided" in m.reason, m.explain()
 
 
 def test_exponent_verdict_is_inconclusive_when_unresolved():

@@ -79,8 +79,9 @@ def _pair_b(uu, hr, zr, h1r, h2r, xsq, L):
 def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, b, H1, H2, stats):
     """Add the sums of :func:`observe_sums` over one block (particles j0..j0+L-1 of one replica) to the
     replica's ``f (n,)``, ``b (n,)``, ``H1 (n, n)``, ``H2 (n, n)`` (lower triangle) and ``stats (4,)``
-    from its activation rows ``z, h, h1, h2 (n, >= L)``; ``g (n, >= L)`` is scratch.  The loops of
-    :func:`observe_sums`, so that a record equals the standalone observation bitwise when 1/s is exact."""
+    from its activation rows ``z, h, h1, h2 (n, >= L)``; ``g (n, >= L)`` is scratch.  Shared by
+    :func:`observe_sums` and :func:`record_sums`, so that a record equals the standalone observation
+    bitwise when 1/s is exact."""
     n = h.shape[0]
     d = th.shape[0]
     for i in range(n):
@@ -201,47 +202,9 @@ def observe_sums(thetaT, u, X, kind, hc, s, need_b, need_stiffness, block):
             L = min(block, m - j0)
             uu = u[r, j0:j0 + L]
             _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2)
-            for i in range(n):
-                hr, h1r, gr = h[i], h1[i], g[i]
-                f[r, i] += _pair_dot(uu, hr, L)
-                if need_b:
-                    b[r, i] += _pair_b(uu, hr, z[i], h1r, h2[i], xsq[i], L)
-                for j in range(L):
-                    gr[j] = uu[j] * h1r[j]
-                if need_stiffness:
-                    mx1 = stats[r, 2]
-                    mx2 = stats[r, 3]
-                    h2r = h2[i]
-                    for j in range(L):
-                        mx1 = max(mx1, abs(h1r[j]))
-                        mx2 = max(mx2, abs(h2r[j]))
-                    stats[r, 2] = mx1
-                    stats[r, 3] = mx2
-            for i in range(n):
-                for k in range(i + 1):
-                    a1 = 0.0
-                    a2 = 0.0
-                    gi, gk, hi, hk = g[i], g[k], h[i], h[k]
-                    for j in range(L):
-                        a1 += gi[j] * gk[j]
-                        a2 += hi[j] * hk[j]
-                    H1[r, i, k] += a1
-                    H2[r, i, k] += a2
-            sq = 0.0
-            mu = stats[r, 1]
-            for j in range(L):
-                sq += uu[j] * uu[j]
-                mu = max(mu, abs(uu[j]))
-            for c in range(d):
-                tc = th[c, j0:j0 + L]
-                for j in range(L):
-                    sq += tc[j] * tc[j]
-            stats[r, 0] += sq
-            stats[r, 1] = mu
-        for i in range(n):
-            for k in range(i):
-                H1[r, k, i] = H1[r, i, k]
-                H2[r, k, i] = H2[r, i, k]
+            _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f[r], b[r], H1[r], H2[r],
+                        stats[r])
+    _symmetrise(H1, H2)
     return f, b, H1, H2, stats
 
 

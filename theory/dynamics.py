@@ -235,8 +235,15 @@ class Dynamics:
                 f"particle {lim.particle * lim.to_time:.4g}, ou {lim.ou * lim.to_time:.4g}); use stable_dt()")
 
     def noise(self, step: int) -> np.ndarray:
-        """The counter-based noise of step ``step``, shape (R, m, k) (components theta then u)."""
-        return counter_normals(self.seed, step, self.config.R, self.config.m, self.k)
+        """The counter-based noise of step ``step``, shape (R, m, k) (components theta then u).
+
+        On the numba backend it is drawn by the kernel's own compiled generator (39x faster than the numpy
+        twin at R m = 16000, k = 3; equal to it within 1.4e-15, the rounding of fused multiply-adds); the
+        numpy backend, the plain reference, keeps :func:`counter_normals`."""
+        if self._numba is None:
+            return counter_normals(self.seed, step, self.config.R, self.config.m, self.k)
+        step = check_int("step", step, minimum=0)
+        return _K.counter_normals_nb(_K.stream_key(self.seed, step), self.config.R, self.config.m, self.k)
 
     # -- stepping ------------------------------------------------------------------------------
     def _check_state(self, state: State) -> None:
