@@ -664,3 +664,15 @@ def test_output_moment_equals_the_network_functions(spec):
     numpy_dyn = Dynamics(DynamicsConfig(alpha=3.0, lam=0.01, dt=1e-3, m=1000, replicas=3, backend="numpy"), X3, Y3,
                          act, 5)
     assert np.array_equal(numpy_dyn.output_moment(state)[0], output(p, X3, act, 3.0))
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_a_run_from_given_particles_leaves_them_alone(d):
+    """A run advances its state in place; the particles it started from are the caller's and stay unchanged
+    (before the fix, u and, at d = 1, theta were the state's own arrays and moved with the run)."""
+    p = sample_p0(200, d, np.random.default_rng(0))
+    theta0, u0 = p.theta.copy(), p.u.copy()
+    X = X3[:, :d] / np.linalg.norm(X3[:, :d], axis=1, keepdims=True)
+    dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=1e-3, m=200), X, Y3, TANH, 1)
+    dyn.records(dyn.initial_state(p), [0, 5])
+    assert np.array_equal(p.theta, theta0) and np.array_equal(p.u, u0)

@@ -197,8 +197,10 @@ class Dynamics:
             raise ShapeError(f"particles must have theta of shape {(cfg.R, cfg.m, self.d)}, got {theta.shape}")
         if particles.weights is not None:
             raise DomainError("the particle scheme needs equally weighted particles (weights=None)")
-        thetaT = np.ascontiguousarray(np.swapaxes(theta, -1, -2), dtype=cfg.dtype)
-        u = np.ascontiguousarray(u, dtype=cfg.dtype)
+        # Copies always: the run advances its state in place, and ascontiguousarray would hand back the caller's
+        # own u (and theta when d = 1), which the run would then overwrite.
+        thetaT = np.array(np.swapaxes(theta, -1, -2), dtype=cfg.dtype, order="C", copy=True)
+        u = np.array(u, dtype=cfg.dtype, order="C", copy=True)
         state = State(thetaT, u, thetaT.copy() if cfg.couple_ou else None, u.copy() if cfg.couple_ou else None)
         if self.check_stability:
             self._check_limits(state.particles())
