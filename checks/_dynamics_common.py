@@ -28,7 +28,7 @@ from theory import bounds
 from theory.dynamics import Dynamics, DynamicsConfig, machine_owner
 from theory.errors import DomainError, NonFiniteError, UnstableStepError
 from theory.kernels import kernel_constants
-from theory.trajectory import PathEvidence, gibbs_evidence, path_evidence, run_coupled, slack_orders
+from theory.trajectory import PathEvidence, gibbs_evidence, path_evidence, record_stops, run_coupled, slack_orders
 
 from .profiles import budget
 from .registry import Variant, register
@@ -294,14 +294,23 @@ def _grid(ctx: _Ctx, case, tau_end: float) -> Tuple[float, int, int]:
     return tau_end / (every * nrec), every, every * nrec
 
 
-def _simulate(ctx: _Ctx, case, tau_end: float, width: int, purpose: int, refine: int = 1):
-    """One batched run in tau at width ``width * m``, step ``dt / refine``; returns (trajectory, dt_phys)."""
+def _simulate(ctx: _Ctx, case, tau_end: float, width: int, purpose: int, refine: int = 1,
+              outputs_only: bool = False):
+    """One batched run in tau at width ``width * m``, step ``dt / refine``; returns (run, dt_phys).
+
+    ``run`` is the :class:`~theory.trajectory.CoupledRun` (full records and the reference OU's moments), or
+    with ``outputs_only`` the :class:`~theory.dynamics.Trajectory` of outputs records (f, residual, loss,
+    E|w|^2; no reference OU), bitwise the same particles and outputs at about a fifth of a record's cost.
+    """
     dt, every, steps = _grid(ctx, case, tau_end)
     m, R = int(case["m"]) * width, int(case["replicas"])
     cfg = DynamicsConfig(alpha=ctx.alpha, lam=ctx.lam, dt=dt / refine, m=m, replicas=R, time="tau",
-                         lambda0=ctx.kc.lambda0, backend=case.get("backend", "numba"))
+                         lambda0=ctx.kc.lambda0, backend=case.get("backend", "numba"), couple_ou=not outputs_only)
     dyn = Dynamics(cfg, ctx.X, ctx.y, ctx.act, _seed(case, purpose))
     with _threads(m * R):
+        if outputs_only:
+            stops = record_stops(steps * refine, every * refine)
+            return dyn.records(dyn.initial_state(), stops, check=True, observables="outputs")[0], dyn.dt_phys
         return run_coupled(dyn, dyn.initial_state(), steps * refine, every * refine), dyn.dt_phys
 
 

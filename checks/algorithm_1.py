@@ -403,8 +403,7 @@ def _kr_difference(key: str, alpha: float, width: int, purpose: int) -> np.ndarr
     """
     case = json.loads(key)
     ctx = _ctx(case, alpha=alpha)
-    run, dt_phys = _simulate(ctx, case, _KR_TAU, width, purpose)
-    traj = run.traj
+    traj, dt_phys = _simulate(ctx, case, _KR_TAU, width, purpose, outputs_only=True)   # only r(tau) is read
     _ran(key, traj.kernel)
     dyn = Dynamics(traj.config, ctx.X, ctx.y, ctx.act, _seed(case, purpose), check_stability=False)
     p0 = dyn.initial_state().particles()

@@ -295,6 +295,7 @@ SPECS: Dict[str, Tuple[Callable[[], dict], Dict[str, str]]] = {
                                      {"t": "vector", "alpha": "pos", "lam": "nonneg", "n": "count"}),
     "trajectory.slack_orders": (lambda: dict(observed=np.array([0.1, 0.2]), bound=np.array([1.0, 2.0])),
                                 {"observed": "vector", "bound": "vector"}),
+    "trajectory.record_stops": (lambda: dict(n_steps=10, record_every=3), {"n_steps": "index", "record_every": "count"}),
     "trajectory.observed_rate": (lambda: dict(values=np.array([1.0, 0.5, 0.25]), ratio=2.0), {"values": "vector", "ratio": "pos"}),
     "trajectory.gibbs_moments": (lambda: dict(sol=V.sol, X=V.X), {"sol": "object", "X": "matrix"}),
     "trajectory.p_lower_exact_families": (lambda: dict(X=V.X, act=V.tanh), {"X": "matrix", "act": "act"}),

@@ -76,12 +76,12 @@ def _pair_b(uu, hr, zr, h1r, h2r, xsq, L):
 
 
 @njit(**_OPTS)
-def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, b, H1, H2, stats):
+def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, full_gram, f, b, H1, H2, stats):
     """Add the sums of :func:`observe_sums` over one block (particles j0..j0+L-1 of one replica) to the
-    replica's ``f (n,)``, ``b (n,)``, ``H1 (n, n)``, ``H2 (n, n)`` (lower triangle) and ``stats (4,)``
-    from its activation rows ``z, h, h1, h2 (n, >= L)``; ``g (n, >= L)`` is scratch.  Shared by
-    :func:`observe_sums` and :func:`record_sums`, so that a record equals the standalone observation
-    bitwise when 1/s is exact."""
+    replica's ``f (n,)``, ``b (n,)``, ``H1 (n, n)``, ``H2 (n, n)`` (lower triangle; only the diagonal unless
+    ``full_gram``) and ``stats (4,)`` from its activation rows ``z, h, h1, h2 (n, >= L)``; ``g (n, >= L)``
+    is scratch.  Shared by :func:`observe_sums` and :func:`record_sums`, so that a record equals the
+    standalone observation bitwise when 1/s is exact."""
     n = h.shape[0]
     d = th.shape[0]
     for i in range(n):
@@ -101,7 +101,7 @@ def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, 
             stats[2] = mx1
             stats[3] = mx2
     for i in range(n):
-        for k in range(i + 1):
+        for k in range(0 if full_gram else i, i + 1):
             a1 = 0.0
             a2 = 0.0
             gi, gk, hi, hk = g[i], g[k], h[i], h[k]
@@ -110,6 +110,13 @@ def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, 
                 a2 += hi[j] * hk[j]
             H1[i, k] += a1
             H2[i, k] += a2
+    _square_sums(th, uu, j0, L, stats)
+
+
+@njit(inline="always", **_OPTS)
+def _square_sums(th, uu, j0, L, stats):
+    """``stats[0] += sum_j |w_j|^2`` and ``stats[1] = max(stats[1], max_j |u_j|)`` over one block."""
+    d = th.shape[0]
     sq = 0.0
     mu = stats[1]
     for j in range(L):
@@ -121,6 +128,40 @@ def _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f, 
             sq += tc[j] * tc[j]
     stats[0] += sq
     stats[1] = mu
+
+
+@njit(**_OPTS)
+def _accumulate_outputs(th, uu, buf, buf2, r, j0, L, kind, hc, s, h, f, H1, H2, stats):
+    """The sums of an outputs record over one block, straight from the kernel's pass 1 (``buf`` = tanh or erf
+    of z/s, ``buf2`` = exp(-(z/s)^2)): ``f`` as :func:`_accumulate` sums it (the same pairs), the diagonals
+    ``H1[i, i] += sum_j u_j^2 h'(z_ji)^2`` and ``H2[i, i] += sum_j h(z_ji)^2`` and ``stats[:2]``; ``h (n, >= L)``
+    is scratch."""
+    n = h.shape[0]
+    c0, c1, c2 = hc[0], hc[1], hc[2]
+    for i in range(n):
+        tr, hr = buf[r, i, j0:j0 + L], h[i]
+        a1 = 0.0
+        a2 = 0.0
+        if kind == 0:
+            for j in range(L):
+                t = tr[j]
+                hv = c0 + c1 * t
+                hr[j] = hv
+                gv = uu[j] * ((c2 / s) * (1.0 - t * t))
+                a1 += gv * gv
+                a2 += hv * hv
+        else:
+            er = buf2[r, i, j0:j0 + L]
+            for j in range(L):
+                hv = c1 * tr[j]
+                hr[j] = hv
+                gv = uu[j] * ((c2 / s) * er[j])
+                a1 += gv * gv
+                a2 += hv * hv
+        f[i] += _pair_dot(uu, hr, L)
+        H1[i, i] += a1
+        H2[i, i] += a2
+    _square_sums(th, uu, j0, L, stats)
 
 
 @njit(**_OPTS)
@@ -202,7 +243,7 @@ def observe_sums(thetaT, u, X, kind, hc, s, need_b, need_stiffness, block):
             L = min(block, m - j0)
             uu = u[r, j0:j0 + L]
             _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2)
-            _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f[r], b[r], H1[r], H2[r],
+            _accumulate(th, uu, j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, True, f[r], b[r], H1[r], H2[r],
                         stats[r])
     _symmetrise(H1, H2)
     return f, b, H1, H2, stats
@@ -241,13 +282,15 @@ def _rows_from_pass1(buf, buf2, r, j0, zs, kind, hc, s, L, z, h, h1, h2, need_h2
 
 @njit(**_OPTS)
 def record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b, need_stiffness, couple, need_ref,
-                block, use_blas):
+                block, use_blas, full=True):
     """The sums of :func:`observe_sums` and :func:`moment_sums` of a state from the particle kernel's own
     pass 1, which it leaves in ``buf``, ``buf2``, ``parts`` (so that
     :func:`theory._kernels_numba.particle_steps_primed` can skip it): a record costs the accumulation and
     the moments, not a second activation sweep.  Returns ``(f, b, H1, H2, stats, mean, cov, w2, ref_mean,
     ref_cov)``; ``ref_*`` are zeros unless ``need_ref``.  ``X`` is the kernel's copy (state dtype), ``X64`` the
-    float64 data.
+    float64 data.  ``full=False`` (an outputs record): f, stats and only the diagonals of H1, H2 (enough for
+    the trace bound on lambda_max(H) of the stability check); mean, cov, w2 and ``ref_*`` are zeros and the
+    caller passes ``need_b=False``.
 
     Same formulas and block order as :func:`observe_sums`; the pre-activations are the kernel's
     ``X (1/s) theta`` (``observe_sums`` divides X by s: equal up to rounding when 1/s is inexact).
@@ -269,15 +312,21 @@ def record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b
             j0 = bi * block
             L = min(block, m - j0)
             _pass1_block(thetaT, u, Xs, buf, buf2, kind, r, j0, L, parts[r, bi], use_blas)
+            if not full and not need_stiffness:
+                _accumulate_outputs(th, u[r, j0:j0 + L], buf, buf2, r, j0, L, kind, hc, s, h, f[r], H1[r], H2[r],
+                                    stats[r])
+                continue
             if need_h2:
                 for i in range(n):
                     _contract(zs[i], Xs[i], th, j0, L)
             _rows_from_pass1(buf, buf2, r, j0, zs, kind, hc, s, L, z, h, h1, h2, need_h2)
-            _accumulate(th, u[r, j0:j0 + L], j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, f[r], b[r], H1[r],
-                        H2[r], stats[r])
+            _accumulate(th, u[r, j0:j0 + L], j0, L, z, h, h1, h2, xsq, g, need_b, need_stiffness, full, f[r], b[r],
+                        H1[r], H2[r], stats[r])
     _symmetrise(H1, H2)
-    mean, cov, w2 = moment_sums(thetaT, u, vT, vu, couple)
     ref_mean, ref_cov = np.zeros((R, d + 1)), np.zeros((R, d + 1, d + 1))
+    if not full:
+        return f, b, H1, H2, stats, ref_mean.copy(), ref_cov.copy(), np.zeros(R), ref_mean, ref_cov
+    mean, cov, w2 = moment_sums(thetaT, u, vT, vu, couple)
     if need_ref:
         ref_mean, ref_cov, _ = moment_sums(vT, vu, vT, vu, False)
     return f, b, H1, H2, stats, mean, cov, w2, ref_mean, ref_cov
@@ -327,13 +376,14 @@ def moment_sums(thetaT, u, vT, vu, couple):
 
 @njit(**_OPTS)
 def run_records(thetaT, u, vT, vu, X, X64, y, buf, buf2, parts, kind, hc, s, alpha, drift, coef, keys, couple, block,
-                use_blas, primed, stops, need_b, need_stiffness, need_ref):
+                use_blas, primed, stops, need_b, need_stiffness, need_ref, full=True):
     """Steps and records in one call: record q is taken after ``stops[q]`` steps of ``keys`` (non-decreasing,
     ``stops[-1] == keys.size``), each stretch by :func:`particle_steps_primed` starting from the pass 1 that
     the previous record left in the buffers.  Returns the stacked :func:`record_sums` (leading axis Q).
 
     Serial kernel only: a compiled caller of the threaded kernel crashes (numba 0.6x, cached parfors), so
     the threaded runs loop in Python (:meth:`theory.dynamics.Dynamics.records`), where a stretch is long.
+    ``full=False``: outputs records (:func:`record_sums`).
     """
     R, d, m = thetaT.shape
     n, k, Q = X.shape[0], d + 1, stops.size
@@ -350,6 +400,6 @@ def run_records(thetaT, u, vT, vu, X, X64, y, buf, buf2, parts, kind, hc, s, alp
             done = stops[q]
         (f[q], b[q], H1[q], H2[q], stats[q], mean[q], cov[q], w2[q], ref_mean[q],
          ref_cov[q]) = record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b, need_stiffness,
-                                   couple, need_ref, block, use_blas)
+                                   couple, need_ref, block, use_blas, full)
         primed = True
     return f, b, H1, H2, stats, mean, cov, w2, ref_mean, ref_cov

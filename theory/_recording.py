@@ -9,12 +9,19 @@ call for all Gram matrices, the stability limits vectorised (the exact check of
 :meth:`~theory.dynamics.Dynamics.record` runs only where the vectorised one says a record may fail), and
 the stacked arrays go straight into a :class:`~theory._records.Trajectory`.
 
+An outputs record (``full=False``, :meth:`~theory.dynamics.Dynamics.records` with
+``observables="outputs"``) sums f and the diagonals of H1, H2 only: the stability check then bounds
+lambda_max(H) by the trace of H, which never understates it, and a call in which any record might fail
+that check (or is not finite) is run again from its saved start with full records, so that the exact
+check decides and raises as it would have.  The particles are bitwise the same either way.
+
 The particles are bitwise those of :meth:`~theory.dynamics.Dynamics.advance`; the records are those of
 :meth:`~theory.dynamics.Dynamics.record`, which reads the same pass (docs/architecture.md#speed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List
 
 import numba
@@ -25,11 +32,19 @@ from . import _observe_numba as _OBS
 from ._observe import Observation
 from ._records import Trajectory
 
-__all__ = ["records_compiled", "records_loop"]
+__all__ = ["records_compiled", "records_loop", "OUTPUT_FIELDS"]
 
 #: Trajectory fields stacked per record, in the order of the arrays built by :func:`_group`.
 _FIELDS = ("steps", "t", "t_phys", "f", "residual", "loss", "lam_min_H", "lam_max_H", "second_moment", "b", "mean",
            "cov", "w2_ou_upper_sq")
+#: The Trajectory fields an outputs record leaves None (docs/architecture.md#speed).
+OUTPUT_FIELDS_NONE = ("lam_min_H", "lam_max_H", "b", "mean", "cov", "w2_ou_upper_sq")
+#: The fields an outputs record keeps.
+OUTPUT_FIELDS = tuple(k for k in _FIELDS if k not in OUTPUT_FIELDS_NONE)
+
+
+class _NeedFull(Exception):
+    """An outputs call in which a record may fail the stability check: run it again with full records."""
 
 
 def _trajectory(dyn, fields: dict) -> Trajectory:
@@ -39,9 +54,9 @@ def _trajectory(dyn, fields: dict) -> Trajectory:
     return Trajectory(config=dyn.config, seed=dyn.seed, backend=dyn.backend, kernel=dyn.kernel, **fields)
 
 
-def records_loop(dyn, state, stops: List[int], reference: bool, check: bool, check_first: bool):
+def records_loop(dyn, state, stops: List[int], reference: bool, check: bool, check_first: bool, full: bool = True):
     """:meth:`Dynamics.records` by :meth:`Dynamics.advance` and :meth:`Dynamics.record` in turn (the numpy
-    backend and n above the compiled sweep's limit)."""
+    backend and n above the compiled sweep's limit); ``full=False`` drops the fields of an outputs record."""
     snaps, means, covs, done = [], [], [], 0
     for i, q in enumerate(stops):
         dyn.advance(state, q - done)
@@ -52,18 +67,23 @@ def records_loop(dyn, state, stops: List[int], reference: bool, check: bool, che
             means.append(ref[0])
             covs.append(ref[1])
     traj = Trajectory.from_snapshots(dyn.config, dyn.seed, dyn.backend, snaps, kernel=dyn.kernel)
+    if not full:
+        traj = dataclasses.replace(traj, **{k: None for k in OUTPUT_FIELDS_NONE})
     return traj, ((np.stack(means), np.stack(covs)) if reference else None)
 
 
-def records_compiled(dyn, state, stops: List[int], reference: bool, check: bool, check_first: bool):
-    """:meth:`Dynamics.records` in compiled calls of up to ``dyn.STEPS_PER_CALL`` steps (64 records) each."""
+def records_compiled(dyn, state, stops: List[int], reference: bool, check: bool, check_first: bool,
+                     full: bool = True):
+    """:meth:`Dynamics.records` in compiled calls of up to ``dyn.STEPS_PER_CALL`` steps (64 records) each;
+    ``full=False``: outputs records (module docstring)."""
     groups, start, g = [], state.step, 0
     while g < len(stops):
         e = g + 1
         while e < len(stops) and e - g < 64 and stops[e] - stops[g] <= dyn.STEPS_PER_CALL:
             e += 1
         checks = np.array([check and (g + i > 0 or check_first) for i in range(e - g)])
-        groups.append(_group(dyn, state, [q + start - state.step for q in stops[g:e]], reference, checks))
+        groups.append(_group(dyn, state, [q + start - state.step for q in stops[g:e]], reference, checks) if full
+                      else _output_group(dyn, state, [q + start - state.step for q in stops[g:e]], checks))
         g = e
     fields = {k: (None if groups[0][0][k] is None else
                   groups[0][0][k] if len(groups) == 1 else np.concatenate([gr[0][k] for gr in groups]))
@@ -76,7 +96,7 @@ def records_compiled(dyn, state, stops: List[int], reference: bool, check: bool,
 
 
 def _run_threaded(thetaT, u, vT, vu, X, X64, y, buf, buf2, parts, kind, hc, s, alpha, drift, coef, keys, couple,
-                  block, use_blas, primed, stops, need_b, need_st, need_ref):
+                  block, use_blas, primed, stops, need_b, need_st, need_ref, full):
     """:func:`theory._observe_numba.run_records` with the threaded step kernel, looping in Python (a compiled
     caller of the threaded kernel crashes under numba's cache)."""
     outs, done = [], 0
@@ -87,12 +107,12 @@ def _run_threaded(thetaT, u, vT, vu, X, X64, y, buf, buf2, parts, kind, hc, s, a
                                               use_blas, parts, primed)
             done = q
         outs.append(_OBS.record_sums(thetaT, u, vT, vu, X, X64, buf, buf2, parts, kind, hc, s, need_b, need_st, couple,
-                                     need_ref, block, use_blas))
+                                     need_ref, block, use_blas, full))
         primed = True
     return tuple(np.stack(a) for a in zip(*outs))
 
 
-def _sums(dyn, state, stops: List[int], reference: bool):
+def _sums(dyn, state, stops: List[int], reference: bool, full: bool = True):
     """The stacked sums of one compiled call (state advanced by ``stops[-1]`` steps, pass 1 left primed)."""
     cfg, bf = dyn.config, dyn._buffers_numba()
     kind, _, s = dyn._numba
@@ -103,8 +123,8 @@ def _sums(dyn, state, stops: List[int], reference: bool):
     args = (state.thetaT, state.u, state.v_thetaT if couple else bf["d3"], state.v_u if couple else bf["d2"],
             bf["X"], dyn._X64, bf["y"], bf["buf"], bf["buf2"], bf["parts"], kind, bf["hc"], float(s), cfg.alpha,
             dyn._coef[4], dyn._coef[:4], _K.stream_keys(dyn.seed, state.step, stops[-1]), couple, cfg.block,
-            dyn._use_blas, primed, np.asarray(stops, dtype=np.int64), dyn.act.max_order >= 2,
-            not dyn.act.admissible, bool(reference))
+            dyn._use_blas, primed, np.asarray(stops, dtype=np.int64), full and dyn.act.max_order >= 2,
+            not dyn.act.admissible, bool(reference), bool(full))
     out = (_run_threaded if parallel else _OBS.run_records)(*args)
     if stops[-1] > 0:
         dyn.kernel = f"numba-parallel/{numba.get_num_threads()}" if parallel else "numba-serial"
@@ -151,6 +171,35 @@ def _group(dyn, state, stops: List[int], reference: bool, checks: np.ndarray):
                   second_moment=sm, b=b / m if dyn.act.max_order >= 2 else None, mean=mean, cov=cov,
                   w2_ou_upper_sq=w2 / m if state.v_thetaT is not None else None)
     return fields, ((ref_mean, ref_cov) if reference else None)
+
+
+def _output_group(dyn, state, stops: List[int], checks: np.ndarray) -> dict:
+    """One compiled call of outputs records: the Trajectory fields of :data:`OUTPUT_FIELDS` (the others
+    None).  If a record is not finite or may fail the stability check with lambda_max(H) <= trace(H), the
+    call runs again from its saved start with full records (:func:`_group`), whose exact check decides."""
+    saved = [a.copy() for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None]
+    step0 = state.step
+    f, _, H1, H2, stats = _sums(dyn, state, stops, False, full=False)[:5]
+    cfg, m = dyn.config, dyn.config.m
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = (cfg.alpha / m) * f
+        sm = stats[..., 0] / m
+        trace = (np.einsum("...ii->...", H1 * dyn._XXt) + np.einsum("...ii->...", H2)) / m     # (Q, R), H is PSD
+        ok = np.isfinite(f).all(axis=(1, 2)) & np.isfinite(trace).all(axis=1) & np.isfinite(sm).all(axis=1)
+    r = f - dyn.y
+    g23 = (stats[..., 2].max(axis=1), stats[..., 3].max(axis=1)) if not dyn.act.admissible else None
+    with np.errstate(invalid="ignore"):
+        suspect = _maybe_unstable(dyn, trace[..., None], r, stats[..., 1].max(axis=1), g23) & checks
+    if not ok.all() or suspect.any():
+        for a, b in zip([a for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None], saved):
+            np.copyto(a, b)
+        state.step, dyn._primed = step0, None      # pass 1 is recomputed from the restored state (same values)
+        fields = _group(dyn, state, stops, False, checks)[0]
+        return {k: (None if k in OUTPUT_FIELDS_NONE else v) for k, v in fields.items()}, None
+    steps = step0 + np.asarray(stops, dtype=np.int64)
+    fields = dict(steps=steps, t=steps * cfg.dt, t_phys=steps * dyn.dt_phys, f=f, residual=r,
+                  loss=np.add.reduce(r ** 2, axis=-1) / dyn.n, second_moment=sm)
+    return {**fields, **{k: None for k in OUTPUT_FIELDS_NONE}}, None
 
 
 def _maybe_unstable(dyn, ev, r, max_u, g23) -> np.ndarray:

@@ -440,7 +440,8 @@ class Dynamics:
     STEPS_PER_CALL = 128
 
     def records(self, state: State, stops: Sequence[int], reference: bool = False, check: Optional[bool] = None,
-                check_first: bool = False) -> Tuple[Trajectory, Optional[Tuple[np.ndarray, np.ndarray]]]:
+                check_first: bool = False, observables: str = "all"
+                ) -> Tuple[Trajectory, Optional[Tuple[np.ndarray, np.ndarray]]]:
         """Advance ``state`` and record it after ``stops[q]`` steps for each q (non-empty, non-decreasing; 0
         records the current state): the :class:`Trajectory` of the records and, with ``reference``, the
         stacked reference moments ``(Q, R, k)``, ``(Q, R, k, k)``.
@@ -451,7 +452,17 @@ class Dynamics:
         (:mod:`theory._recording`).  ``check`` (default ``check_stability``) checks the stability limit at
         every record after the first (at the first too with ``check_first``), as :meth:`record` does; a
         failing or diverged record raises with its step, leaving the state at the end of its compiled call.
+
+        ``observables="outputs"`` records f, the residual, the loss and E|w|^2 only (the Trajectory's
+        ``lam_min_H``, ``lam_max_H``, ``b``, ``mean``, ``cov``, ``w2_ou_upper_sq`` are None) at about a fifth of
+        a full record's cost; the stability check is the same (a trace bound, and the exact check wherever
+        that bound cannot clear a record), as are the particles and the recorded values, bitwise.
         """
+        if observables not in ("all", "outputs"):
+            raise DomainError(f"observables must be 'all' or 'outputs', got {observables!r}")
+        full = observables == "all"
+        if reference and not full:
+            raise DomainError("reference moments need observables='all', got observables='outputs'")
         self._check_state(state)
         if reference and state.v_thetaT is None:
             raise DomainError("this run does not couple a reference OU (couple_ou=False)")
@@ -460,8 +471,8 @@ class Dynamics:
             raise DomainError(f"stops must be a non-empty non-decreasing list, got {stops!r}")
         check = self.check_stability if check is None else bool(check)
         if self._numba is None or self.n > COMPILED_MAX_N:
-            return _recording.records_loop(self, state, stops, reference, check, check_first)
-        return _recording.records_compiled(self, state, stops, reference, check, check_first)
+            return _recording.records_loop(self, state, stops, reference, check, check_first, full)
+        return _recording.records_compiled(self, state, stops, reference, check, check_first, full)
 
     def _diverged(self, state):
         step = state.step if isinstance(state, State) else state

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 from scipy.special import logsumexp
@@ -36,7 +36,7 @@ from .divergences import w2_squared_gaussian_p0
 from .dynamics import Dynamics, State, Trajectory
 from .errors import DomainError, MissingDerivativeError, ShapeError
 
-__all__ = ["plugin_kl_bias", "plugin_w2_sq_bias", "replica_mean_se", "CoupledRun", "run_coupled",
+__all__ = ["plugin_kl_bias", "plugin_w2_sq_bias", "replica_mean_se", "CoupledRun", "run_coupled", "record_stops",
            "PathEvidence", "path_evidence",
            "gronwall_envelope", "ntk_linearised_residual", "linearisation_error", "resolving_window",
            "finite_width_floor", "gibbs_moments", "GibbsEvidence", "gibbs_evidence", "richardson",
@@ -103,12 +103,16 @@ def run_coupled(dyn: Dynamics, state: State, n_steps: int, record_every: int) ->
     """
     if not isinstance(dyn, Dynamics):
         raise TypeError(f"dyn must be a Dynamics, got {type(dyn).__name__}")
+    # the stretches and records in compiled calls of several records each (Dynamics.records)
+    traj, (means, covs) = dyn.records(state, record_stops(n_steps, record_every), reference=True, check=True)
+    return CoupledRun(traj, means, covs)
+
+
+def record_stops(n_steps: int, record_every: int) -> List[int]:
+    """The record steps of :func:`run_coupled`: 0, every ``record_every`` steps, and ``n_steps``."""
     n_steps = check_int("n_steps", n_steps, minimum=0)
     every = check_int("record_every", record_every)
-    # the stretches and records in compiled calls of several records each (Dynamics.records)
-    stops = [0] + list(range(every, n_steps, every)) + ([n_steps] if n_steps else [])
-    traj, (means, covs) = dyn.records(state, stops, reference=True, check=True)
-    return CoupledRun(traj, means, covs)
+    return [0] + list(range(every, n_steps, every)) + ([n_steps] if n_steps else [])
 
 
 @dataclass(frozen=True)
