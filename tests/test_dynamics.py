@@ -676,3 +676,15 @@ def test_a_run_from_given_particles_leaves_them_alone(d):
     dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=1e-3, m=200), X, Y3, TANH, 1)
     dyn.records(dyn.initial_state(p), [0, 5])
     assert np.array_equal(p.theta, theta0) and np.array_equal(p.u, u0)
+
+
+def test_the_default_block_follows_n_and_is_recorded():
+    """256-2048 particles per block with n * block <= 13107 (a record's block rows within half an L2); the
+    Dynamics' config, which its records carry, holds the block that ran, and an explicit block is kept."""
+    from theory._observe import default_block
+
+    assert [default_block(n) for n in (1, 3, 6, 7, 12, 13, 25, 26, 64, 10 ** 6)] == \
+        [2048, 2048, 2048, 1024, 1024, 512, 512, 256, 256, 256]
+    dyn = Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=100), X3, Y3, TANH, 1)
+    assert dyn.config.block == 2048 and dyn.run(dyn.initial_state(), 2).config.block == 2048
+    assert Dynamics(DynamicsConfig(alpha=2.0, lam=0.2, dt=0.01, m=100, block=64), X3, Y3, TANH, 1).config.block == 64

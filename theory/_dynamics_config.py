@@ -53,7 +53,8 @@ class DynamicsConfig:
     ou : "exact" | "euler"   integration of the OU part.
     couple_ou : bool         advance the reference OU (W2 upper bound).
     lambda0 : float or None  sqrt(Lambda/n) for ``time="tau"``; None: computed from (X, act).
-    block : int              particles per block of the compiled kernel.
+    block : int or None      particles per block of the compiled kernel (None: ``default_block(n)``, 256-2048
+                             by the number of inputs n; the Dynamics' own config holds the value used).
     parallel : bool or None  spread the kernel's blocks over numba's threads (same numbers, bitwise);
                              None: when :func:`machine_owner`, numba has > 1 thread and R m >= 16384.
     blas : bool or None      products by BLAS in the kernel (None: when n d >= 200).
@@ -72,7 +73,7 @@ class DynamicsConfig:
     ou: str = "exact"
     couple_ou: bool = True
     lambda0: Optional[float] = None
-    block: int = 256
+    block: Optional[int] = None
     parallel: Optional[bool] = None
     blas: Optional[bool] = None
 
@@ -102,7 +103,8 @@ class DynamicsConfig:
         set_("dtype", dtype)
         if self.lambda0 is not None:
             set_("lambda0", check_positive("lambda0", self.lambda0))
-        set_("block", check_int("block", self.block, minimum=1))
+        if self.block is not None:
+            set_("block", check_int("block", self.block, minimum=1))
 
     @property
     def R(self) -> int:

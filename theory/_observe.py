@@ -31,8 +31,19 @@ CHUNK_ELEMENTS = 2 ** 18
 #: Largest n for the compiled sweep: its Gram sums cost n^2 multiply-adds per particle in plain loops, and
 #: its rows of one block (5 n block words) stay in the second-level cache up to here.
 COMPILED_MAX_N = 64
-#: Particles per block of the compiled sweep.
-_BLOCK = 256
+#: The compiled step and sweep work block by block; a block's rows (5 n block words in a record) are kept
+#: within about half a second-level cache (1 MiB per core here), and the block is otherwise as long as
+#: measured useful: each block pays a fixed cost of some 0.5 us (the set-up of about 25 vector loops), which
+#: at n = 3, d = 2 is 16% of a 256-particle block's step and 4% of a 2048-particle one
+#: (docs/architecture.md#speed).
+_BLOCK_WORDS = 2 ** 16 // 5
+_BLOCK_MIN, _BLOCK_MAX = 256, 2048
+
+
+def default_block(n: int) -> int:
+    """Particles per block for n inputs: the largest power of two in [256, 2048] with n * block <= 13107."""
+    fit = max(1, _BLOCK_WORDS // max(1, int(n)))
+    return int(min(_BLOCK_MAX, max(_BLOCK_MIN, 1 << (fit.bit_length() - 1))))
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,7 @@ def _observe_compiled(thetaT, u, vT, vu, X, alpha, need_b, need_ref, need_stiffn
     R, d, m = thetaT.shape
     X = np.ascontiguousarray(X, dtype=np.float64)
     f, b, H1, H2, stats = _K.observe_sums(thetaT, u, X, kind, np.asarray(hc, dtype=np.float64), float(s),
-                                         bool(need_b), bool(need_stiffness), _BLOCK)
+                                         bool(need_b), bool(need_stiffness), default_block(X.shape[0]))
     couple = vT is not None
     dummy3, dummy2 = np.zeros((1, 1, 1), thetaT.dtype), np.zeros((1, 1), thetaT.dtype)
     mean, cov, w2 = _K.moment_sums(thetaT, u, vT if couple else dummy3, vu if couple else dummy2, couple)
@@ -168,16 +179,19 @@ def _observe_compiled(thetaT, u, vT, vu, X, alpha, need_b, need_ref, need_stiffn
 
 
 def observe_primed(thetaT, u, vT, vu, X, XXt, alpha, compiled, buffers, *, need_b: bool, need_ref: bool = False,
-                   need_stiffness: bool = False, block: int = _BLOCK, use_blas: bool = False) -> Observation:
+                   need_stiffness: bool = False, block: Optional[int] = None,
+                   use_blas: bool = False) -> Observation:
     """:func:`observe_state` (compiled families, n <= COMPILED_MAX_N) from the particle kernel's own pass 1
     (:func:`theory._observe_numba.record_sums`), which it leaves in ``buffers`` (``buf``, ``buf2``,
     ``parts`` of :class:`theory.dynamics.Dynamics`) for the next step to reuse.  ``XXt`` = ``X @ X.T``.
 
     The same sums in the same order as the compiled :func:`observe_state`; the pre-activations are the
     kernel's ``X (1/s) theta``, so the two agree bitwise when 1/s is exact and to rounding otherwise.
+    ``block``: the kernel's (default :func:`default_block`), which laid out ``buffers["parts"]``.
     """
     kind, hc, s = compiled
     m = thetaT.shape[-1]
+    block = default_block(X.shape[0]) if block is None else block
     couple = vT is not None
     if not couple:
         vT, vu = np.zeros((1, 1, 1), thetaT.dtype), np.zeros((1, 1), thetaT.dtype)

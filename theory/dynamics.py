@@ -33,6 +33,7 @@ machine (:func:`machine_owner`); :attr:`Dynamics.kernel` and :attr:`Trajectory.k
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -45,7 +46,7 @@ import numpy as np
 from . import _kernels_numba as _K
 from . import _recording
 from ._dynamics_config import DynamicsConfig, State, StepLimits, _limits, _time_factor, stable_dt, step_limits
-from ._observe import COMPILED_MAX_N, Observation, observe_primed, observe_state
+from ._observe import COMPILED_MAX_N, Observation, default_block, observe_primed, observe_state
 from ._records import Snapshot, Trajectory
 from ._validation import check_int, check_matrix, check_vector, as_float_array
 from .activations import get_activation
@@ -142,9 +143,11 @@ class Dynamics:
     def __init__(self, config: DynamicsConfig, X, y, act, seed: int, *, check_stability: bool = True):
         if not isinstance(config, DynamicsConfig):
             raise TypeError(f"config must be a DynamicsConfig, got {type(config).__name__}")
-        self.config = config
         self.X = check_matrix("X", X)
         self.y = check_vector("y", y, length=self.X.shape[0])
+        # the block the kernel runs with, in the config that the run's records carry
+        self.config = config if config.block is not None else dataclasses.replace(
+            config, block=default_block(self.X.shape[0]))
         self.act = get_activation(act)
         self.seed = check_int("seed", seed, minimum=0, maximum=2 ** 64 - 1)
         self.check_stability = bool(check_stability)
