@@ -7,6 +7,8 @@ Groups (``benchmark.group``), each benchmark beside its reference:
   target: erf within 1.25x of tanh at every size);
 * ``stretch n3-d2-m8000``: the bare compiled step called directly, :meth:`Dynamics.step` once per step
   and :meth:`Dynamics.advance` over 50 steps, per step (target: advance within 5% of the bare kernel);
+* ``block n3-d2-m8000``: :meth:`Dynamics.advance` with the default block for n (2048 here) beside the
+  fixed 256-particle block used before;
 * ``record n3-d2-m8000``: 8 steps with no record (:meth:`Dynamics.advance`), 8 steps then a separate
   record (:meth:`Dynamics.record`, the reference) and 8 steps and a record in one compiled call
   (:meth:`Dynamics.records`, the record reusing the next step's first pass); the report gives a record's
@@ -90,10 +92,12 @@ class KernelStep:
     """The project's step (numba backend, exact OU splitting, coupled reference OU), tanh."""
 
     act = TANH
+    block = None      # the default block for n (theory._observe.default_block)
 
     def __init__(self, n, d, m, dt, seed=0, replicas=None):
         X, y = _data(n, d)
-        cfg = DynamicsConfig(alpha=ALPHA, lam=LAM, dt=dt, m=m, backend="numba", replicas=replicas, parallel=False)
+        cfg = DynamicsConfig(alpha=ALPHA, lam=LAM, dt=dt, m=m, backend="numba", replicas=replicas, parallel=False,
+                             block=self.block)
         self.dyn = Dynamics(cfg, X, y, self.act, seed, check_stability=False)
         self.state = self.dyn.initial_state()
         self.dyn.step(self.state)  # compile (or load from the numba cache) outside the timing
@@ -129,6 +133,12 @@ class Stretch(KernelStep):
 
     def __call__(self):
         self.dyn.advance(self.state, STRETCH)
+
+
+class Block256(Stretch):
+    """:class:`Stretch` with the fixed block of 256 particles used before the block followed n."""
+
+    block = 256
 
 
 STRETCH = 50
@@ -220,6 +230,17 @@ def test_stretch(benchmark, cls):
         _RESULTS[("stretch", cls.__name__)] = benchmark.stats.stats.median / per
 
 
+@_classes(Block256, Stretch)
+def test_block(benchmark, cls):
+    n, d, m, R = STRETCH_SIZE
+    benchmark.group = f"block n{n}-d{d}-m{m * R}"
+    step = cls(n, d, m, dt=1e-3, replicas=R)
+    with _one_thread():
+        benchmark.pedantic(step, rounds=30, iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        _RESULTS[("block", cls.__name__)] = benchmark.stats.stats.median / STRETCH
+
+
 @_classes(Unrecorded, ThenRecord, Recorded)
 def test_record(benchmark, cls):
     n, d, m, R = STRETCH_SIZE
@@ -255,6 +276,11 @@ def test_report():
             if t:
                 print(f"\nstretch {STRETCH_SIZE}: {name} {t * 1e6:.1f} us/step, bare kernel {bare * 1e6:.1f} us, "
                       f"ratio {t / bare:.3f}")
+    fixed, default = _RESULTS.get(("block", "Block256")), _RESULTS.get(("block", "Stretch"))
+    if fixed and default:
+        print(f"\nblock {STRETCH_SIZE}: 256 particles {fixed * 1e6:.1f} us/step, default "
+              f"{Stretch(*STRETCH_SIZE[:3], 1e-3, replicas=STRETCH_SIZE[3]).dyn.config.block} {default * 1e6:.1f} us, "
+              f"ratio {default / fixed:.3f}")
     rec = [_RESULTS.get(("record", c.__name__)) for c in (Unrecorded, ThenRecord, Recorded)]
     if all(rec):
         print("\n" + _record_line(*rec))
@@ -286,6 +312,10 @@ def main():
         (b_med, _), (s_med, _) = _interleaved_rates(bare, stretch, 1, 100)
         print(f"stretch n={n} d={d} m R={m * R}: bare kernel {1e6 / b_med:7.1f} us/step, advance "
               f"{1e6 / (s_med * STRETCH):7.1f} us/step, ratio {b_med / (s_med * STRETCH):5.3f}")
+        fixed = Block256(n, d, m, 1e-3, replicas=R)
+        (f_med, _), (s_med, _) = _interleaved_rates(fixed, stretch, 1, 60)
+        print(f"block n={n} d={d} m R={m * R}: 256 particles {1e6 / (f_med * STRETCH):7.1f} us/step, default "
+              f"{stretch.dyn.config.block} {1e6 / (s_med * STRETCH):7.1f} us/step, ratio {f_med / s_med:5.3f}")
         runs = [c(n, d, m, 1e-3, replicas=R) for c in (Unrecorded, ThenRecord, Recorded)]
         (p_med, _), (s_med, _) = _interleaved_rates(runs[0], runs[1], 1, 40)
         (_, _), (f_med, _) = _interleaved_rates(runs[0], runs[2], 1, 40)
