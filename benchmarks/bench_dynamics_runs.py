@@ -12,7 +12,9 @@ the same steps in one ``Dynamics.advance`` call without records) and a digest of
     python benchmarks/bench_dynamics_runs.py --record runs.pkl [VARIANT ...]
     python benchmarks/bench_dynamics_runs.py --replay runs.pkl [--json out.json] [--repeat 3]
 
-Run ``--replay`` from a checkout of each version (or with PYTHONPATH pointing at it) to compare them.
+Run ``--replay`` from a checkout of each version (or with PYTHONPATH pointing at it) to compare them.  A
+logged config holds the block that ran (every field of the Dynamics' config), so a replay runs that block in
+every tree: it compares the dynamics at equal blocks; ``bench_dynamics_cases.py`` compares trees as they are.
 """
 
 from __future__ import annotations

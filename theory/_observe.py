@@ -32,7 +32,8 @@ CHUNK_ELEMENTS = 2 ** 18
 #: its rows of one block (5 n block words) stay in the second-level cache up to here.
 COMPILED_MAX_N = 64
 #: The compiled step and sweep work block by block; a block's rows (5 n block words in a record) are kept
-#: within about half a second-level cache (1 MiB per core here), and the block is otherwise as long as
+#: within about half a second-level cache (1 MiB per core here) down to the floor of 256 (reached at
+#: n = 26; above n = 51 the rows exceed that half), and the block is otherwise as long as
 #: measured useful: each block pays a fixed cost of some 0.5 us (the set-up of about 25 vector loops), which
 #: at n = 3, d = 2 is 16% of a 256-particle block's step and 4% of a 2048-particle one
 #: (docs/architecture.md#speed).
@@ -41,7 +42,8 @@ _BLOCK_MIN, _BLOCK_MAX = 256, 2048
 
 
 def default_block(n: int) -> int:
-    """Particles per block for n inputs: the largest power of two in [256, 2048] with n * block <= 13107."""
+    """Particles per block for n inputs: the largest power of two in [256, 2048] with n * block <= 13107, and
+    256 where none qualifies (n >= 52: the block the kernel had before it followed n)."""
     fit = max(1, _BLOCK_WORDS // max(1, int(n)))
     return int(min(_BLOCK_MAX, max(_BLOCK_MIN, 1 << (fit.bit_length() - 1))))
 

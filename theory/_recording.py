@@ -22,7 +22,7 @@ The particles are bitwise those of :meth:`~theory.dynamics.Dynamics.advance`; th
 from __future__ import annotations
 
 import dataclasses
-from typing import List
+from typing import List, Tuple
 
 import numba
 import numpy as np
@@ -32,7 +32,7 @@ from . import _observe_numba as _OBS
 from ._observe import Observation
 from ._records import Trajectory
 
-__all__ = ["records_compiled", "records_loop", "OUTPUT_FIELDS"]
+__all__ = ["records_compiled", "records_loop", "OUTPUT_FIELDS", "OUTPUT_FIELDS_NONE"]
 
 #: Trajectory fields stacked per record, in the order of the arrays built by :func:`_group`.
 _FIELDS = ("steps", "t", "t_phys", "f", "residual", "loss", "lam_min_H", "lam_max_H", "second_moment", "b", "mean",
@@ -41,10 +41,6 @@ _FIELDS = ("steps", "t", "t_phys", "f", "residual", "loss", "lam_min_H", "lam_ma
 OUTPUT_FIELDS_NONE = ("lam_min_H", "lam_max_H", "b", "mean", "cov", "w2_ou_upper_sq")
 #: The fields an outputs record keeps.
 OUTPUT_FIELDS = tuple(k for k in _FIELDS if k not in OUTPUT_FIELDS_NONE)
-
-
-class _NeedFull(Exception):
-    """An outputs call in which a record may fail the stability check: run it again with full records."""
 
 
 def _trajectory(dyn, fields: dict) -> Trajectory:
@@ -173,9 +169,9 @@ def _group(dyn, state, stops: List[int], reference: bool, checks: np.ndarray):
     return fields, ((ref_mean, ref_cov) if reference else None)
 
 
-def _output_group(dyn, state, stops: List[int], checks: np.ndarray) -> dict:
+def _output_group(dyn, state, stops: List[int], checks: np.ndarray) -> Tuple[dict, None]:
     """One compiled call of outputs records: the Trajectory fields of :data:`OUTPUT_FIELDS` (the others
-    None).  If a record is not finite or may fail the stability check with lambda_max(H) <= trace(H), the
+    None) and no reference moments, as :func:`_group` returns them.  If a record is not finite or may fail the stability check with lambda_max(H) <= trace(H), the
     call runs again from its saved start with full records (:func:`_group`), whose exact check decides."""
     saved = [a.copy() for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None]
     step0 = state.step

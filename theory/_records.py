@@ -22,7 +22,9 @@ class Snapshot:
 
     ``f, residual, b (R, n)``; ``loss, lam_min_H, lam_max_H, second_moment, w2_ou_upper_sq (R,)``;
     ``mean (R, k)``, ``cov (R, k, k)`` of w = (theta, u); ``b`` is None when h'' does not exist and
-    ``w2_ou_upper_sq`` (= mean_j |w_j - v_j|^2) None when no reference OU is coupled.
+    ``w2_ou_upper_sq`` (= mean_j |w_j - v_j|^2) None when no reference OU is coupled.  In a Trajectory of
+    outputs records (``Dynamics.records(..., observables="outputs")``) ``lam_min_H``, ``lam_max_H``, ``b``,
+    ``mean``, ``cov`` and ``w2_ou_upper_sq`` are all None.
     """
 
     step: int

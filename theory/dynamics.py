@@ -60,8 +60,10 @@ __all__ = ["DynamicsConfig", "State", "StepLimits", "Snapshot", "Trajectory", "D
 _SQRT_PI = math.sqrt(math.pi)
 #: n*d from which the kernel's two products go through BLAS (measured crossover on one core).
 _BLAS_MIN_ND = 200
-#: Particles (R m) from which ``parallel=None`` takes the threaded kernel: 64 blocks of 256, so that each of
-#: two threads gets enough blocks to amortise the fork-join of the block loop (one per step).
+#: Particles (R m) from which ``parallel=None`` takes the threaded kernel, so that each of two threads gets
+#: enough work per step to amortise the block loop's fork-join (single runs of 32k-800k particles gained
+#: 1.45-1.71x at load 2.2); at the default block that is 8 blocks of 2048 (n <= 6, 4 per thread) up to 64 of
+#: 256 (n >= 26).
 _PARALLEL_MIN_PARTICLES = 16_384
 _OWNER: Optional[bool] = None
 
@@ -457,10 +459,16 @@ class Dynamics:
         failing or diverged record raises with its step, leaving the state at the end of its compiled call.
 
         ``observables="outputs"`` records f, the residual, the loss and E|w|^2 only (the Trajectory's
-        ``lam_min_H``, ``lam_max_H``, ``b``, ``mean``, ``cov``, ``w2_ou_upper_sq`` are None) at about a fifth of
-        a full record's cost; the stability check is the same (a trace bound, and the exact check wherever
-        that bound cannot clear a record), as are the particles and the recorded values, bitwise.
+        ``lam_min_H``, ``lam_max_H``, ``b``, ``mean``, ``cov``, ``w2_ou_upper_sq`` are None); on the compiled
+        path (numba, n <= COMPILED_MAX_N) at about a fourth of a full record's cost, elsewhere as full records
+        with those fields dropped.  The stability check is the same (a trace bound, and the exact check
+        wherever that bound cannot clear a record), as are the particles and the recorded values, bitwise.
+        A coupled reference OU (``couple_ou=True``) is still advanced but not reported: runs that read only
+        outputs should switch it off.
         """
+        if not isinstance(observables, str):
+            raise TypeError(f"observables must be a str ('all' or 'outputs'), got {type(observables).__name__} "
+                            f"{observables!r}")
         if observables not in ("all", "outputs"):
             raise DomainError(f"observables must be 'all' or 'outputs', got {observables!r}")
         full = observables == "all"

@@ -228,6 +228,9 @@ def path_evidence(run, X, y, Lambda: float, symmetric: Optional[bool] = None) ->
     cfg = traj.config
     if cfg.lam <= 0:
         raise DomainError(f"the energy KL bracket needs lam > 0, got lam={cfg.lam!r}")
+    if traj.lam_min_H is None:
+        raise DomainError("path_evidence needs full records (Dynamics.records with observables='all'), got a "
+                          "trajectory of outputs records")
     if traj.w2_ou_upper_sq is None:
         raise DomainError("the W2 upper value needs a coupled OU reference (couple_ou=True)")
     if traj.b is None:
