@@ -42,11 +42,10 @@ except ImportError:
     one_blas_thread = contextlib.nullcontext
 def clear_caches():
     # every memo of the claim and theory modules (runs, Grams, Gibbs solves), so that a warm pass recomputes
-    import functools
     for name, mod in list(sys.modules.items()):
         if name.split(".")[0] in ("checks", "theory"):
             for obj in list(vars(mod).values()):
-                if isinstance(getattr(obj, "cache_clear", None), type(functools.lru_cache()(len).cache_clear)):
+                if callable(getattr(obj, "cache_info", None)) and callable(getattr(obj, "cache_clear", None)):
                     obj.cache_clear()
 warm = sys.argv[3] == "warm"
 if warm:      # a first pass loads the compiled kernels and the modules a check imports lazily; then forget it

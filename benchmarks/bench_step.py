@@ -218,38 +218,31 @@ def _classes(*classes):
     return pytest.mark.parametrize("cls", list(classes), ids=lambda c: c.__name__)
 
 
+def _bench_stretch_size(benchmark, cls, group, rounds, warmup=1, per=1):
+    """Benchmark ``cls`` at STRETCH_SIZE in group ``group``; the median divided by ``per`` goes to _RESULTS."""
+    n, d, m, R = STRETCH_SIZE
+    benchmark.group = f"{group} n{n}-d{d}-m{m * R}"
+    run = cls(n, d, m, dt=1e-3, replicas=R)
+    with _one_thread():
+        benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
+    if benchmark.stats is not None:
+        _RESULTS[(group, cls.__name__)] = benchmark.stats.stats.median / per
+
+
 @_classes(BareKernel, KernelStep, Stretch)
 def test_stretch(benchmark, cls):
-    n, d, m, R = STRETCH_SIZE
-    benchmark.group = f"stretch n{n}-d{d}-m{m * R}"
-    step = cls(n, d, m, dt=1e-3, replicas=R)
     per = STRETCH if cls is Stretch else 1
-    with _one_thread():
-        benchmark.pedantic(step, rounds=200 // per + 5, iterations=1, warmup_rounds=1)
-    if benchmark.stats is not None:
-        _RESULTS[("stretch", cls.__name__)] = benchmark.stats.stats.median / per
+    _bench_stretch_size(benchmark, cls, "stretch", 200 // per + 5, per=per)
 
 
 @_classes(Block256, Stretch)
 def test_block(benchmark, cls):
-    n, d, m, R = STRETCH_SIZE
-    benchmark.group = f"block n{n}-d{d}-m{m * R}"
-    step = cls(n, d, m, dt=1e-3, replicas=R)
-    with _one_thread():
-        benchmark.pedantic(step, rounds=30, iterations=1, warmup_rounds=1)
-    if benchmark.stats is not None:
-        _RESULTS[("block", cls.__name__)] = benchmark.stats.stats.median / STRETCH
+    _bench_stretch_size(benchmark, cls, "block", 30, per=STRETCH)
 
 
 @_classes(Unrecorded, ThenRecord, Recorded)
 def test_record(benchmark, cls):
-    n, d, m, R = STRETCH_SIZE
-    benchmark.group = f"record n{n}-d{d}-m{m * R}"
-    run = cls(n, d, m, dt=1e-3, replicas=R)
-    with _one_thread():
-        benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=2)
-    if benchmark.stats is not None:
-        _RESULTS[("record", cls.__name__)] = benchmark.stats.stats.median
+    _bench_stretch_size(benchmark, cls, "record", 20, warmup=2)
 
 
 def _record_line(plain, sep, fused) -> str:

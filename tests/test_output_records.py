@@ -56,7 +56,8 @@ def test_outputs_records_equal_the_full_records_outputs(act, backend, monkeypatc
     full, sf = _run(act, "all", backend=backend)
     calls = _counting_full_calls(monkeypatch)
     outs, so = _run(act, "outputs", backend=backend)
-    assert calls == []            # at 1/100 of the limit the trace bound clears every record: no fallback
+    if backend == "numba":        # (the numpy backend records in a Python loop, never through _group)
+        assert calls == []        # at 1/100 of the limit the trace bound clears every record: no fallback
     for name in _KEPT:
         assert np.array_equal(getattr(full, name), getattr(outs, name)), name
     for name in _DROPPED:

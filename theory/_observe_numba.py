@@ -193,7 +193,7 @@ def output_sums(thetaT, u, X, kind, hc, s, block):
     R, d, m = thetaT.shape
     n = X.shape[0]
     Xs = (X / s).astype(np.float64)
-    f, sq = np.zeros((R, n)), np.zeros(R)
+    f, stats = np.zeros((R, n)), np.zeros((R, 2))
     z, h, h1, h2 = np.empty((n, block)), np.empty((n, block)), np.empty((n, block)), np.empty((n, block))
     for r in range(R):
         th = thetaT[r]
@@ -203,15 +203,8 @@ def output_sums(thetaT, u, X, kind, hc, s, block):
             _act_rows(th, Xs, kind, hc, s, j0, L, z, h, h1, h2)
             for i in range(n):
                 f[r, i] += _pair_dot(uu, h[i], L)
-            acc = 0.0
-            for j in range(L):
-                acc += uu[j] * uu[j]
-            for c in range(d):
-                tc = th[c, j0:j0 + L]
-                for j in range(L):
-                    acc += tc[j] * tc[j]
-            sq[r] += acc
-    return f, sq
+            _square_sums(th, uu, j0, L, stats[r])
+    return f, stats[:, 0].copy()
 
 
 @njit(**_OPTS)

@@ -151,8 +151,7 @@ def _group(dyn, state, stops: List[int], reference: bool, checks: np.ndarray):
             except np.linalg.LinAlgError:
                 ok[q] = False
     r = f - dyn.y
-    max_u = stats[..., 1].max(axis=1)
-    g23 = (stats[..., 2].max(axis=1), stats[..., 3].max(axis=1)) if not dyn.act.admissible else None
+    max_u, g23 = stats[..., 1].max(axis=1), _stiffness(dyn, stats)
     with np.errstate(invalid="ignore"):
         suspect = _maybe_unstable(dyn, ev, r, max_u, g23) & checks
     for q in np.flatnonzero(~ok | suspect):
@@ -162,18 +161,34 @@ def _group(dyn, state, stops: List[int], reference: bool, checks: np.ndarray):
                           ref_mean=None, ref_cov=None, max_abs_u=float(max_u[q]),
                           g2=None if g23 is None else float(g23[0][q]), g3=None if g23 is None else float(g23[1][q]))
         dyn._raise_if_unstable(dyn._limits_of(obs, ev[q]), int(steps[q]))   # the exact check decides
-    fields = dict(steps=steps, t=steps * cfg.dt, t_phys=steps * dyn.dt_phys, f=f, residual=r,
-                  loss=np.add.reduce(r ** 2, axis=-1) / dyn.n, lam_min_H=ev[..., 0], lam_max_H=ev[..., -1],
-                  second_moment=sm, b=b / m if dyn.act.max_order >= 2 else None, mean=mean, cov=cov,
+    fields = dict(_output_fields(dyn, steps, f, r, sm), lam_min_H=ev[..., 0], lam_max_H=ev[..., -1],
+                  b=b / m if dyn.act.max_order >= 2 else None, mean=mean, cov=cov,
                   w2_ou_upper_sq=w2 / m if state.v_thetaT is not None else None)
     return fields, ((ref_mean, ref_cov) if reference else None)
 
 
+def _output_fields(dyn, steps, f, r, sm) -> dict:
+    """The Trajectory fields of :data:`OUTPUT_FIELDS` from the records' steps, f, residual and E|w|^2."""
+    return dict(steps=steps, t=steps * dyn.config.dt, t_phys=steps * dyn.dt_phys, f=f, residual=r,
+                loss=np.add.reduce(r ** 2, axis=-1) / dyn.n, second_moment=sm)
+
+
+def _stiffness(dyn, stats):
+    """Per record, the largest |h'| and |h''| seen (None when the activation's constants G2, G3 apply)."""
+    return None if dyn.act.admissible else (stats[..., 2].max(axis=1), stats[..., 3].max(axis=1))
+
+
+def _state_arrays(state) -> list:
+    """The arrays a compiled call advances in place: theta, u and, when coupled, the reference OU's."""
+    return [a for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None]
+
+
 def _output_group(dyn, state, stops: List[int], checks: np.ndarray) -> Tuple[dict, None]:
     """One compiled call of outputs records: the Trajectory fields of :data:`OUTPUT_FIELDS` (the others
-    None) and no reference moments, as :func:`_group` returns them.  If a record is not finite or may fail the stability check with lambda_max(H) <= trace(H), the
-    call runs again from its saved start with full records (:func:`_group`), whose exact check decides."""
-    saved = [a.copy() for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None]
+    None) and no reference moments, as :func:`_group` returns them.  If a record is not finite or may fail
+    the stability check with lambda_max(H) <= trace(H), the call runs again from its saved start with full
+    records (:func:`_group`), whose exact check decides."""
+    saved = [a.copy() for a in _state_arrays(state)]
     step0 = state.step
     f, _, H1, H2, stats = _sums(dyn, state, stops, False, full=False)[:5]
     cfg, m = dyn.config, dyn.config.m
@@ -183,18 +198,15 @@ def _output_group(dyn, state, stops: List[int], checks: np.ndarray) -> Tuple[dic
         trace = (np.einsum("...ii->...", H1 * dyn._XXt) + np.einsum("...ii->...", H2)) / m     # (Q, R), H is PSD
         ok = np.isfinite(f).all(axis=(1, 2)) & np.isfinite(trace).all(axis=1) & np.isfinite(sm).all(axis=1)
     r = f - dyn.y
-    g23 = (stats[..., 2].max(axis=1), stats[..., 3].max(axis=1)) if not dyn.act.admissible else None
     with np.errstate(invalid="ignore"):
-        suspect = _maybe_unstable(dyn, trace[..., None], r, stats[..., 1].max(axis=1), g23) & checks
+        suspect = _maybe_unstable(dyn, trace[..., None], r, stats[..., 1].max(axis=1), _stiffness(dyn, stats)) & checks
     if not ok.all() or suspect.any():
-        for a, b in zip([a for a in (state.thetaT, state.u, state.v_thetaT, state.v_u) if a is not None], saved):
+        for a, b in zip(_state_arrays(state), saved):
             np.copyto(a, b)
         state.step, dyn._primed = step0, None      # pass 1 is recomputed from the restored state (same values)
         fields = _group(dyn, state, stops, False, checks)[0]
         return {k: (None if k in OUTPUT_FIELDS_NONE else v) for k, v in fields.items()}, None
-    steps = step0 + np.asarray(stops, dtype=np.int64)
-    fields = dict(steps=steps, t=steps * cfg.dt, t_phys=steps * dyn.dt_phys, f=f, residual=r,
-                  loss=np.add.reduce(r ** 2, axis=-1) / dyn.n, second_moment=sm)
+    fields = _output_fields(dyn, step0 + np.asarray(stops, dtype=np.int64), f, r, sm)
     return {**fields, **{k: None for k in OUTPUT_FIELDS_NONE}}, None
 
 
